@@ -1,0 +1,221 @@
+"""The ``mm`` command: one entry point for every user command.
+
+Conventions: human output by default, ``--json`` for scripts; exit 0 on success, 1 on
+failure, 2 on bad usage; errors are one line ``mm <command>: error: <what> (<hint>)``
+and a traceback appears only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from core.errors import MMError
+
+app = typer.Typer(
+    name="mm",
+    help="Market making on Bytewax: import, verify, replay-backtest, optimize, trade live.",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    no_args_is_help=True,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_FILE = REPO_ROOT / "data" / "sample" / "binance-usdm_btcusdt_20240808.gz"
+
+_state = {"debug": False}
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(command: str, message: str, code: int = 1) -> typer.Exit:
+    print(f"mm {command}: error: {message}", file=sys.stderr)
+    return typer.Exit(code)
+
+
+def guarded(command: str) -> Callable[[F], F]:
+    """Turn exceptions into the one-line error convention (tracebacks with --debug)."""
+
+    def wrap(fn: F) -> F:
+        @functools.wraps(fn)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except (typer.Exit, typer.Abort, SystemExit):
+                raise
+            except KeyboardInterrupt:
+                raise fail(command, "interrupted", 130) from None
+            except MMError as exc:
+                if _state["debug"]:
+                    raise
+                raise fail(command, str(exc)) from None
+            except Exception as exc:
+                if _state["debug"]:
+                    raise
+                raise fail(
+                    command,
+                    f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for a traceback)",
+                ) from None
+
+        return inner  # type: ignore[return-value]
+
+    return wrap
+
+
+def emit_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+@app.callback()
+def main_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+def _decimal(value: str | None, name: str) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        d = Decimal(value)
+    except InvalidOperation:
+        raise typer.BadParameter(f"{value!r} is not a number", param_hint=name) from None
+    if not d.is_finite() or d <= 0:
+        raise typer.BadParameter(f"{value!r} must be positive", param_hint=name)
+    return d
+
+
+LakeOpt = Annotated[Path, typer.Option("--lake", help="Parquet lake directory.")]
+
+
+@app.command("import")
+@guarded("import")
+def import_cmd(
+    file: Annotated[
+        Path, typer.Argument(help="Recording: .gz, .zip or plain text, one message per line.")
+    ],
+    lake: LakeOpt = Path("data/lake"),
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format", help="bybit | binance-usdm | hyperliquid (auto-detected if omitted)."
+        ),
+    ] = None,
+    tick_size: Annotated[
+        str | None, typer.Option(help="Tick size for an instrument not known to mm.")
+    ] = None,
+    lot_size: Annotated[
+        str | None, typer.Option(help="Lot size for an instrument not known to mm.")
+    ] = None,
+    min_notional: Annotated[str | None, typer.Option(help="Minimum order notional.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Import a venue recording into the Parquet lake (idempotent)."""
+    from warehouse.importer import SpecOverrides, import_file
+
+    overrides = SpecOverrides(
+        _decimal(tick_size, "--tick-size"),
+        _decimal(lot_size, "--lot-size"),
+        _decimal(min_notional, "--min-notional"),
+    )
+    report = import_file(file, lake, fmt, overrides, progress=not as_json)
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    print(f"imported {report.file} as {report.format} in {report.seconds:.1f} s")
+    print(
+        f"  lines {report.lines:,}  messages {report.messages:,}  ignored {report.ignored:,}  "
+        f"malformed {report.malformed:,}"
+    )
+    for name, c in sorted(report.rows.items()):
+        print(
+            f"  {name:<40} {c['written']:>10,} rows written  ({c['duplicates']:,} already in the lake)"
+        )
+    if report.malformed:
+        shown = len(report.malformed_lines)
+        print(f"  malformed lines (first {shown} of {report.malformed:,}), skipped:")
+        for line_no, reason in report.malformed_lines:
+            print(f"    line {line_no}: {reason}")
+
+
+@app.command("verify-book")
+@guarded("verify-book")
+def verify_book_cmd(
+    lake: LakeOpt = Path("data/lake"),
+    venue: Annotated[
+        str, typer.Option(help="Venue, e.g. binance-usdm, bybit, hyperliquid.")
+    ] = "binance-usdm",
+    symbol: Annotated[str, typer.Option(help="Symbol, e.g. BTCUSDT.")] = "BTCUSDT",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Replay the lake's book through the book operator: gaps, resyncs, crossed books, bbo agreement."""
+    from warehouse.verify import format_verify, verify_book
+
+    if not lake.is_dir():
+        raise MMError(f"lake {lake} does not exist", "import data first with `mm import`")
+    result = verify_book(lake, venue, symbol, progress=not as_json)
+    if as_json:
+        emit_json(result)
+    else:
+        print(format_verify(result))
+
+
+@app.command("replay-book")
+@guarded("replay-book")
+def replay_book_cmd(
+    lake: LakeOpt = Path("data/lake"),
+    venue: Annotated[str, typer.Option()] = "binance-usdm",
+    symbol: Annotated[list[str] | None, typer.Option(help="Repeat for several symbols.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Lake to write features to (default: --lake).")
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1)] = 1,
+) -> None:
+    """Run flows.replay_book: book -> top-of-book features written to the lake."""
+    from flows.replay_book import build_flow
+    from warehouse.runner import run_flow
+
+    instruments = [f"{venue}:{s}" for s in (symbol or ["BTCUSDT"])]
+    flow = build_flow(lake, instruments, out)
+    run_flow(flow, workers)
+    print(f"features written to {(out or lake) / 'features'}")
+
+
+@app.command("demo")
+@guarded("demo")
+def demo_cmd(
+    lake: LakeOpt = Path("data/lake"),
+    sample: Annotated[Path, typer.Option(help="Recording to run the demo on.")] = SAMPLE_FILE,
+) -> None:
+    """The main job on the bundled sample: import, verify the book, replay features."""
+    from flows.replay_book import build_flow
+    from warehouse.importer import import_file
+    from warehouse.runner import run_flow
+    from warehouse.verify import format_verify, verify_book
+
+    print(f"== import {sample.name}")
+    report = import_file(sample, lake)
+    for name, c in sorted(report.rows.items()):
+        print(
+            f"  {name:<40} {c['written']:>10,} new rows ({c['duplicates']:,} already in the lake)"
+        )
+    print("== verify-book")
+    print(format_verify(verify_book(lake, "binance-usdm", "BTCUSDT")))
+    print("== replay_book flow")
+    run_flow(build_flow(lake, ["binance-usdm:BTCUSDT"]), workers=1)
+    print(f"  features written to {lake / 'features'}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

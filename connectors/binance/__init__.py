@@ -1,0 +1,1 @@
+"""Binance USD-M futures: recorded-data import (depth diffs + REST snapshot, trades, bookTicker)."""

@@ -1,0 +1,1 @@
+"""Hyperliquid: codec and recorded-data import (l2Book + trades)."""

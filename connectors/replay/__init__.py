@@ -1,0 +1,1 @@
+"""Replay sources: recorded data from the Parquet lake (or Kafka) as event batches."""

@@ -1,0 +1,273 @@
+"""Instrument specs and exact price/size <-> integer tick/lot conversion.
+
+Inside the system prices are integer ticks and sizes integer lots. Conversions from
+venue strings or Decimals refuse anything inexact: silently rounding a recorded price
+would corrupt a book, and rounding an order price is a decision for the quoting code
+(which rounds *away from the touch* explicitly), never an accident.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
+
+from core.errors import InexactValueError, MMError
+
+BID = 1
+ASK = -1
+
+
+def _to_decimal(value: Decimal | str | int, what: str, inst: str) -> Decimal:
+    if isinstance(value, float):
+        raise InexactValueError(
+            f"{what} {value!r} for {inst} is a float",
+            "pass a str or Decimal; floats cannot carry exact prices",
+        )
+    try:
+        d = value if isinstance(value, Decimal) else Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        raise InexactValueError(f"{what} {value!r} for {inst} is not a number") from None
+    if not d.is_finite():
+        raise InexactValueError(f"{what} {value!r} for {inst} is not finite")
+    if d < 0:
+        raise InexactValueError(f"{what} {value!r} for {inst} is negative")
+    return d
+
+
+class StepScaler:
+    """Converts decimal strings to integer multiples of ``step``, exactly, with a cache.
+
+    Recorded data repeats the same price strings millions of times; the cache makes the
+    exact conversion cost a dict lookup.
+    """
+
+    __slots__ = ("_cache", "inst", "step", "what")
+
+    def __init__(self, step: Decimal, what: str, inst: str) -> None:
+        self.step = step
+        self.what = what
+        self.inst = inst
+        self._cache: dict[str, int] = {}
+
+    def __call__(self, text: str) -> int:
+        units = self._cache.get(text)
+        if units is None:
+            units = self.convert(text)
+            if len(self._cache) > 2_000_000:
+                self._cache.clear()
+            self._cache[text] = units
+        return units
+
+    def convert(self, value: Decimal | str | int) -> int:
+        d = _to_decimal(value, self.what, self.inst)
+        quotient, remainder = divmod(d, self.step)
+        if remainder != 0:
+            raise InexactValueError(
+                f"{self.what} {value} is not a multiple of {self.what_unit} {self.step} "
+                f"for {self.inst}",
+                f"round it onto the {self.what_unit} grid first",
+            )
+        return int(quotient)
+
+    @property
+    def what_unit(self) -> str:
+        return "tick size" if self.what == "price" else "lot size"
+
+
+@dataclass(frozen=True)
+class InstrumentSpec:
+    """Trading rules of one instrument on one venue.
+
+    ``price_sig_figs`` models venues such as Hyperliquid where a price may carry at most
+    N significant figures (integers always allowed) on top of the decimal-places tick.
+    """
+
+    venue: str
+    symbol: str
+    tick_size: Decimal
+    lot_size: Decimal
+    min_notional: Decimal = Decimal(0)
+    price_sig_figs: int | None = None
+    quote_currency: str = "USDT"
+    _price: StepScaler = field(init=False, repr=False, compare=False)
+    _size: StepScaler = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for name in ("tick_size", "lot_size", "min_notional"):
+            raw = getattr(self, name)
+            try:
+                value = Decimal(raw) if not isinstance(raw, Decimal) else raw
+            except (InvalidOperation, TypeError, ValueError):
+                raise MMError(
+                    f"{name} {raw!r} for {self.venue}:{self.symbol} is not a number"
+                ) from None
+            if not value.is_finite() or value < 0 or (name != "min_notional" and value == 0):
+                raise MMError(f"{name} {raw!r} for {self.venue}:{self.symbol} must be positive")
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "_price", StepScaler(self.tick_size, "price", self.id))
+        object.__setattr__(self, "_size", StepScaler(self.lot_size, "size", self.id))
+
+    def __getstate__(self) -> dict:
+        return {
+            k: getattr(self, k)
+            for k in (
+                "venue",
+                "symbol",
+                "tick_size",
+                "lot_size",
+                "min_notional",
+                "price_sig_figs",
+                "quote_currency",
+            )
+        }
+
+    def __setstate__(self, state: dict) -> None:
+        for k, v in state.items():
+            object.__setattr__(self, k, v)
+        self.__post_init__()
+
+    @property
+    def id(self) -> str:
+        return f"{self.venue}:{self.symbol}"
+
+    # -- exact conversions -------------------------------------------------------------
+    def price_to_ticks(self, price: Decimal | str | int) -> int:
+        """Exact price -> ticks; raises InexactValueError for off-tick prices."""
+        if isinstance(price, str):
+            return self._price(price)
+        return self._price.convert(price)
+
+    def size_to_lots(self, size: Decimal | str | int) -> int:
+        """Exact size -> lots; raises InexactValueError for off-lot sizes."""
+        if isinstance(size, str):
+            return self._size(size)
+        return self._size.convert(size)
+
+    def ticks_to_price(self, ticks: int) -> Decimal:
+        return self.tick_size * ticks
+
+    def lots_to_size(self, lots: int) -> Decimal:
+        return self.lot_size * lots
+
+    def notional(self, ticks: int, lots: int) -> Decimal:
+        return self.tick_size * ticks * self.lot_size * lots
+
+    @property
+    def price_parser(self) -> StepScaler:
+        """Cached str -> ticks converter for hot import loops."""
+        return self._price
+
+    @property
+    def size_parser(self) -> StepScaler:
+        return self._size
+
+    # -- rounding for order entry ------------------------------------------------------
+    def round_price(self, price: Decimal | float | str, side: int) -> int:
+        """Round a desired price onto the venue's grid *away from the touch*.
+
+        A bid rounds down and an ask rounds up, so rounding never makes a quote more
+        aggressive than intended (and never makes a post-only order cross).
+        """
+        d = (
+            Decimal(str(price))
+            if isinstance(price, float)
+            else _to_decimal(price, "price", self.id)
+        )
+        quantum = self._price_quantum(d)
+        mode = ROUND_FLOOR if side == BID else ROUND_CEILING
+        rounded = (d / quantum).to_integral_value(rounding=mode) * quantum
+        if rounded <= 0:
+            rounded = quantum
+        return int(rounded / self.tick_size)
+
+    def _price_quantum(self, price: Decimal) -> Decimal:
+        if self.price_sig_figs is None or price <= 0:
+            return self.tick_size
+        exponent = price.adjusted()  # floor(log10(price))
+        sig_quantum = Decimal(1).scaleb(exponent - self.price_sig_figs + 1)
+        sig_quantum = min(sig_quantum, Decimal(1))  # integer prices are always allowed
+        return max(self.tick_size, sig_quantum)
+
+    def is_valid_price_ticks(self, ticks: int) -> bool:
+        """True if ``ticks`` is an orderable price (tick grid and significant figures)."""
+        if ticks <= 0:
+            return False
+        price = self.ticks_to_price(ticks)
+        return price % self._price_quantum(price) == 0
+
+    def floor_size_to_lots(self, size: Decimal | float | str) -> int:
+        """Largest whole number of lots not above ``size`` (never oversize an order)."""
+        d = Decimal(str(size)) if isinstance(size, float) else _to_decimal(size, "size", self.id)
+        return int((d / self.lot_size).to_integral_value(rounding=ROUND_FLOOR))
+
+    def to_dict(self) -> dict[str, str | int | None]:
+        return {
+            "venue": self.venue,
+            "symbol": self.symbol,
+            "tick_size": str(self.tick_size),
+            "lot_size": str(self.lot_size),
+            "min_notional": str(self.min_notional),
+            "price_sig_figs": self.price_sig_figs,
+            "quote_currency": self.quote_currency,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> InstrumentSpec:
+        sig = d.get("price_sig_figs")
+        return cls(
+            venue=str(d["venue"]),
+            symbol=str(d["symbol"]),
+            tick_size=Decimal(str(d["tick_size"])),
+            lot_size=Decimal(str(d["lot_size"])),
+            min_notional=Decimal(str(d.get("min_notional") or 0)),
+            price_sig_figs=None if sig is None or sig != sig else int(sig),
+            quote_currency=str(d.get("quote_currency") or "USDT"),
+        )
+
+
+def instrument_id(venue: str, symbol: str) -> str:
+    return f"{venue}:{symbol}"
+
+
+def split_instrument_id(inst_id: str) -> tuple[str, str]:
+    venue, sep, symbol = inst_id.partition(":")
+    if not sep or not venue or not symbol:
+        raise MMError(f"bad instrument id {inst_id!r}", "use VENUE:SYMBOL, e.g. bybit:BTCUSDT")
+    return venue, symbol
+
+
+VENUES = ("bybit", "binance-usdm", "hyperliquid")
+
+
+def _spec(
+    venue: str, symbol: str, tick: str, lot: str, notional: str, **kw: object
+) -> InstrumentSpec:
+    return InstrumentSpec(venue, symbol, Decimal(tick), Decimal(lot), Decimal(notional), **kw)  # type: ignore[arg-type]
+
+
+# Specs of instruments in the bundled recordings and common majors, as the venues
+# published them. Live connectors fetch current specs from the venue instead.
+KNOWN_INSTRUMENTS: dict[str, InstrumentSpec] = {
+    s.id: s
+    for s in (
+        _spec("binance-usdm", "BTCUSDT", "0.10", "0.001", "100"),
+        _spec("binance-usdm", "ETHUSDT", "0.01", "0.001", "20"),
+        _spec("bybit", "BTCUSDT", "0.10", "0.001", "5"),
+        _spec("bybit", "ETHUSDT", "0.01", "0.01", "5"),
+        _spec("bybit", "XRPUSDT", "0.0001", "1", "5"),
+        _spec("bybit", "SOLUSDT", "0.010", "0.1", "5"),
+        # Hyperliquid: size decimals = szDecimals, price <= 5 significant figures and
+        # <= 6 - szDecimals decimals; quote currency is USDC.
+        _spec(
+            "hyperliquid", "BTC", "0.1", "0.00001", "10", price_sig_figs=5, quote_currency="USDC"
+        ),
+        _spec(
+            "hyperliquid", "ETH", "0.01", "0.0001", "10", price_sig_figs=5, quote_currency="USDC"
+        ),
+        _spec("hyperliquid", "SOL", "0.001", "0.01", "10", price_sig_figs=5, quote_currency="USDC"),
+    )
+}
+
+
+def known_instrument(venue: str, symbol: str) -> InstrumentSpec | None:
+    return KNOWN_INSTRUMENTS.get(instrument_id(venue, symbol))

@@ -1,0 +1,1 @@
+"""Dataflow definitions only: each module exposes `flow` for `python -m bytewax.run`."""

@@ -1,0 +1,1 @@
+"""Pure per-instrument state machines. Never import a connector; flows wire them."""

@@ -1,0 +1,1 @@
+"""Market features: top of book, imbalance, microprice, volatility, regime, signal, toxicity."""

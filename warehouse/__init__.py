@@ -1,0 +1,1 @@
+"""Parquet lake writers, importers, DuckDB analytics and reports. Uses every other layer."""
