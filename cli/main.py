@@ -213,6 +213,21 @@ def demo_cmd(
     print(f"  features written to {lake / 'features'}")
 
 
+def _load_command_modules() -> None:
+    """Import every ``cli/cmd_*.py``; each registers its commands on ``app``."""
+    import importlib
+    import pkgutil
+
+    import cli
+
+    for info in sorted(pkgutil.iter_modules(cli.__path__), key=lambda m: m.name):
+        if info.name.startswith("cmd_"):
+            importlib.import_module(f"cli.{info.name}")
+
+
+_load_command_modules()
+
+
 def main() -> None:
     app()
 

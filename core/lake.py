@@ -111,6 +111,109 @@ TABLES: dict[str, TableDef] = {
     ),
 }
 
+# ---- tables a trading run writes (backtest run dirs, and the lake in paper/live mode) ----
+_F64 = pa.float64()
+RUN_TABLES = ("quotes", "orders", "fills", "pnl")
+TABLES.update(
+    {
+        # desired quotes, one row per side and level, whenever they change
+        "quotes": TableDef(
+            pa.schema(
+                [
+                    ("recv_ts", _I64),
+                    ("seq", _I64),
+                    ("side", pa.int8()),
+                    ("level", pa.int8()),
+                    ("price", _I64),
+                    ("qty", _I64),
+                    ("price_f", _F64),
+                    ("qty_f", _F64),
+                    ("mid", _F64),
+                    ("reservation", _F64),
+                    ("half_spread_bps", _F64),
+                    ("vol_bps", _F64),
+                    ("regime", pa.int8()),
+                    ("signal", pa.int8()),
+                    ("toxicity", _F64),
+                    ("risk_state", pa.int8()),
+                ]
+            ),
+            key=("seq", "side", "level"),
+            order=("recv_ts", "seq", "side", "level"),
+        ),
+        # order lifecycle: actions sent and venue responses, in the order the trader saw them
+        "orders": TableDef(
+            pa.schema(
+                [
+                    ("recv_ts", _I64),
+                    ("seq", _I64),
+                    ("client_id", pa.string()),
+                    ("event", pa.string()),
+                    ("side", pa.int8()),
+                    ("price", _I64),
+                    ("qty", _I64),
+                    ("filled", _I64),
+                    ("level", pa.int8()),
+                    ("reason", pa.string()),
+                ]
+            ),
+            key=("seq",),
+            order=("recv_ts", "seq"),
+        ),
+        "fills": TableDef(
+            pa.schema(
+                [
+                    ("recv_ts", _I64),
+                    ("exch_ts", _I64),
+                    ("seq", _I64),
+                    ("client_id", pa.string()),
+                    ("exec_id", pa.string()),
+                    ("side", pa.int8()),
+                    ("level", pa.int8()),
+                    ("price", _I64),
+                    ("qty", _I64),
+                    ("price_f", _F64),
+                    ("qty_f", _F64),
+                    ("notional", _F64),
+                    ("fee", _F64),
+                    ("fee_units", _I64),
+                    ("is_maker", pa.bool_()),
+                    ("position_after", _I64),
+                    ("mid_at_fill", _F64),
+                    ("mid_1s", _F64),
+                    ("mid_5s", _F64),
+                    ("mid_30s", _F64),
+                    ("mid_60s", _F64),
+                ]
+            ),
+            key=("seq",),
+            order=("recv_ts", "seq"),
+        ),
+        # PnL series, sampled on a fixed local-time grid and after every fill
+        "pnl": TableDef(
+            pa.schema(
+                [
+                    ("recv_ts", _I64),
+                    ("seq", _I64),
+                    ("position", _I64),
+                    ("position_f", _F64),
+                    ("mid", _F64),
+                    ("cash", _F64),
+                    ("realized", _F64),
+                    ("unrealized", _F64),
+                    ("fees", _F64),
+                    ("total", _F64),
+                    ("inventory_usd", _F64),
+                    ("drawdown", _F64),
+                    ("risk_state", pa.int8()),
+                ]
+            ),
+            key=("seq",),
+            order=("recv_ts", "seq"),
+        ),
+    }
+)
+
 
 def register_table(name: str, table: TableDef) -> None:
     """Later layers (backtest outputs, recordings) add their tables here."""
