@@ -21,6 +21,7 @@ class Kind(IntEnum):
     BOOK_DELTA = 2  # a level update; qty 0 deletes the level
     TRADE = 3  # a public trade; side is the aggressor (+1 buy, -1 sell)
     BBO = 4  # one side of the venue's own best bid/offer message
+    FEED_RESET = 5  # live feed lost continuity (reconnect): the book is invalid until a snapshot
 
 
 # Row flags

@@ -26,7 +26,7 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory) -> None:
             del os.environ[key]
     home = tmp_path_factory.mktemp("prefect_home")
     os.environ["PREFECT_HOME"] = str(home)
-    os.environ["PREFECT_API_URL"] = ""
+    os.environ.pop("PREFECT_API_URL", None)
     os.environ["MM_PROGRESS"] = "0"
     os.environ["PYTHONHASHSEED"] = "0"
 

@@ -19,8 +19,8 @@ from typing import Any
 from core.events import Kind
 from core.lake import iter_events, read_instrument
 from core.progress import Progress
+from core.walk import BOOK_KINDS, messages
 from operators.book.sync import book_sync_for
-from operators.book.walk import BOOK_KINDS, messages
 
 Top = tuple[int, int, int, int]  # bid price, bid qty, ask price, ask qty
 

@@ -1,6 +1,6 @@
 """L2 order book per instrument with each venue's sync rules."""
 
-from operators.book.l2book import ASK, BID, L2Book
+from core.l2book import ASK, BID, L2Book
 from operators.book.sync import BookStats, BookSync, SyncState, book_sync_for
 
 __all__ = ["ASK", "BID", "BookStats", "BookSync", "L2Book", "SyncState", "book_sync_for"]

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from enum import IntEnum
 
 from core.events import Kind
-from operators.book.l2book import L2Book
+from core.l2book import L2Book
 
 Level = tuple[int, int, int]  # (side, price ticks, qty lots); side 0 = no level (sentinel)
 

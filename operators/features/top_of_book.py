@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from core.events import Kind
+from core.walk import BOOK_KINDS, messages
 from operators.book.sync import BookSync, book_sync_for
-from operators.book.walk import BOOK_KINDS, messages
 
 FEATURE_DTYPE = np.dtype(
     [

@@ -1,4 +1,4 @@
-"""Walk an event batch message by message.
+"""Walk an event batch message by message (shared by the trader, the book and the sim venue).
 
 Operators act once per venue message (as a live bot does), so the walker groups the
 rows of each message and hands book messages to a BookSync. Columns are converted to
