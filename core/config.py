@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     start: str | None = None
     end: str | None = None
     out: Path | None = None
+    params_file: Path | None = None
     log_format: Literal["text", "json"] = "text"
     workers: int = Field(1, ge=1)
     params: StrategyParams = StrategyParams()
@@ -116,6 +117,8 @@ def _describe(exc: ValidationError, prefix: tuple[str, ...] = ()) -> str:
     parts = []
     for err in exc.errors()[:3]:
         loc = tuple(str(p) for p in (*prefix, *err.get("loc", ())))
+        if loc and loc[0].upper().startswith(ENV_PREFIX):  # unknown .env key: "mm_venux"
+            loc = (loc[0][len(ENV_PREFIX) :].lower(), *loc[1:])
         key = ".".join(loc) or "<root>"
         env = ENV_PREFIX + "__".join(p.upper() for p in loc)
         got = err.get("input")

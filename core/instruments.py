@@ -8,6 +8,7 @@ would corrupt a book, and rounding an order price is a decision for the quoting 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 
@@ -32,6 +33,17 @@ def _to_decimal(value: Decimal | str | int, what: str, inst: str) -> Decimal:
     if d < 0:
         raise InexactValueError(f"{what} {value!r} for {inst} is negative")
     return d
+
+
+def _to_decimal_lenient(value: Decimal | float | str, what: str, inst: str) -> Decimal:
+    """Like ``_to_decimal`` but accepts floats (rounding inputs come from float maths)."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InexactValueError(f"{what} {value!r} for {inst} is not finite")
+        if value < 0:
+            raise InexactValueError(f"{what} {value!r} for {inst} is negative")
+        return Decimal(str(value))
+    return _to_decimal(value, what, inst)
 
 
 class StepScaler:
@@ -168,15 +180,16 @@ class InstrumentSpec:
         A bid rounds down and an ask rounds up, so rounding never makes a quote more
         aggressive than intended (and never makes a post-only order cross).
         """
-        d = (
-            Decimal(str(price))
-            if isinstance(price, float)
-            else _to_decimal(price, "price", self.id)
-        )
+        d = _to_decimal_lenient(price, "price", self.id)
         quantum = self._price_quantum(d)
         mode = ROUND_FLOOR if side == BID else ROUND_CEILING
         rounded = (d / quantum).to_integral_value(rounding=mode) * quantum
         if rounded <= 0:
+            if side == BID:  # lifting it to one tick would make the bid more aggressive
+                raise InexactValueError(
+                    f"bid price {price} for {self.id} rounds down to zero",
+                    f"no bid can be placed below one tick ({self.tick_size})",
+                )
             rounded = quantum
         return int(rounded / self.tick_size)
 
@@ -188,6 +201,25 @@ class InstrumentSpec:
         sig_quantum = min(sig_quantum, Decimal(1))  # integer prices are always allowed
         return max(self.tick_size, sig_quantum)
 
+    def round_ticks(self, price_ticks: float, side: int) -> int:
+        """Fast path of :meth:`round_price` for a price already in (fractional) ticks.
+
+        Used by the quoting engine on every requote; exact for tick-grid venues and
+        honours significant-figure venues through the price quantum.
+        """
+        quantum = 1
+        if self.price_sig_figs is not None and price_ticks > 0:
+            quantum = self._quantum_ticks(price_ticks)
+        if side == BID:
+            units = math.floor(price_ticks / quantum + 1e-9)
+        else:
+            units = math.ceil(price_ticks / quantum - 1e-9)
+        return max(units, 1) * quantum
+
+    def _quantum_ticks(self, price_ticks: float) -> int:
+        price = Decimal(repr(price_ticks)) * self.tick_size
+        return int(self._price_quantum(price) / self.tick_size)
+
     def is_valid_price_ticks(self, ticks: int) -> bool:
         """True if ``ticks`` is an orderable price (tick grid and significant figures)."""
         if ticks <= 0:
@@ -197,7 +229,7 @@ class InstrumentSpec:
 
     def floor_size_to_lots(self, size: Decimal | float | str) -> int:
         """Largest whole number of lots not above ``size`` (never oversize an order)."""
-        d = Decimal(str(size)) if isinstance(size, float) else _to_decimal(size, "size", self.id)
+        d = _to_decimal_lenient(size, "size", self.id)
         return int((d / self.lot_size).to_integral_value(rounding=ROUND_FLOOR))
 
     def to_dict(self) -> dict[str, str | int | None]:

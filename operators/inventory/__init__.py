@@ -1,0 +1,1 @@
+"""Inventory, exact PnL and markouts."""

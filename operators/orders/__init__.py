@@ -1,0 +1,1 @@
+"""Order manager: desired quotes vs live orders -> place / amend / cancel actions."""

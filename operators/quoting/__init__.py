@@ -1,0 +1,1 @@
+"""Quote engine: desired bid/ask ladders from market view, inventory and risk."""

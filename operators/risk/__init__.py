@@ -1,0 +1,1 @@
+"""Risk state machine and position protection."""
