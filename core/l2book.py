@@ -8,6 +8,8 @@ against.
 
 from __future__ import annotations
 
+from itertools import islice
+
 from sortedcontainers import SortedDict
 
 BID = 1
@@ -49,12 +51,12 @@ class L2Book:
         return (self.bids if side == BID else self.asks).get(price, 0)
 
     def depth(self, side: int, n: int) -> list[tuple[int, int]]:
-        """Top ``n`` levels of one side, best first."""
-        if side == BID:
-            keys = self.bids.keys()[-n:] if n < len(self.bids) else list(self.bids.keys())
-            return [(p, self.bids[p]) for p in reversed(keys)]
-        keys = self.asks.keys()[:n]
-        return [(p, self.asks[p]) for p in keys]
+        """Top ``n`` levels of one side, best first (O(log n + N): iterates from the touch)."""
+        if n <= 0:
+            return []
+        levels = self.bids if side == BID else self.asks
+        keys = islice(reversed(levels) if side == BID else iter(levels), n)
+        return [(p, levels[p]) for p in keys]
 
     def depth_qty(self, side: int, n: int) -> int:
         return sum(q for _, q in self.depth(side, n))

@@ -410,7 +410,7 @@ def message_batches(events: np.ndarray, target_rows: int) -> Iterator[np.ndarray
     start = 0
     ends = np.flatnonzero(events["flags"] & LAST) + 1
     while start < n:
-        want = start + target_rows
+        want = start + max(target_rows, 1)  # 0 would yield empty batches forever
         if want >= n:
             yield events[start:]
             return

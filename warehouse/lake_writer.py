@@ -81,7 +81,7 @@ def write_partition(
     directory = partition_dir(lake, table, venue, symbol, day)
     existing = _existing_keys(directory, tdef.key)
     if existing is not None and existing.height:
-        rows = rows.join(existing.unique(), on=key, how="anti", join_nulls=True)
+        rows = rows.join(existing.unique(), on=key, how="anti", nulls_equal=True)
     rows = rows.sort(list(tdef.order), maintain_order=True)
     result.written = rows.height
     result.duplicates = result.rows_in - rows.height

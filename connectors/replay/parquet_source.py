@@ -17,18 +17,31 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
 from core.errors import LakeError
 from core.instruments import split_instrument_id
-from core.lake import iter_events, message_batches, read_instrument
+from core.lake import (
+    iter_events,
+    message_batches,
+    read_instrument,
+)
+from core.progress import Progress
 
 Item = tuple[str, np.ndarray]
 
 
 class _LakePartition(StatefulSourcePartition[Item, int]):
     def __init__(
-        self, lake: Path, inst: str, start: int | None, end: int | None, rows: int, resume: int
+        self,
+        lake: Path,
+        inst: str,
+        start: int | None,
+        end: int | None,
+        rows: int,
+        resume: int,
+        progress: bool = False,
     ) -> None:
         self.inst = inst
         self.offset = resume
         self._batches = self._iterate(lake, inst, start, end, rows, resume)
+        self._bar = Progress(f"replay {inst}", None, " events") if progress else None
 
     @staticmethod
     def _iterate(
@@ -45,8 +58,16 @@ class _LakePartition(StatefulSourcePartition[Item, int]):
             yield from message_batches(day, rows)
 
     def next_batch(self) -> list[Item]:
-        batch = next(self._batches)  # StopIteration ends the partition
+        try:
+            batch = next(self._batches)
+        except StopIteration:
+            if self._bar is not None:
+                self._bar.update(self._bar.total or self.offset)
+                self._bar.close()
+            raise  # ends the partition
         self.offset += len(batch)
+        if self._bar is not None:
+            self._bar.update(self.offset, f"{self.offset:,} events")
         return [(self.inst, batch)]
 
     def next_awake(self) -> datetime | None:
@@ -64,6 +85,7 @@ class LakeReplaySource(FixedPartitionedSource[Item, int]):
         start_ns: int | None = None,
         end_ns: int | None = None,
         batch_rows: int = 16_384,
+        progress: bool = False,
     ) -> None:
         self.lake = Path(lake)
         if not self.lake.is_dir():
@@ -78,11 +100,18 @@ class LakeReplaySource(FixedPartitionedSource[Item, int]):
         self.start_ns = start_ns
         self.end_ns = end_ns
         self.batch_rows = batch_rows
+        self.progress = progress
 
     def list_parts(self) -> list[str]:
         return self.instruments
 
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _LakePartition:
         return _LakePartition(
-            self.lake, for_part, self.start_ns, self.end_ns, self.batch_rows, resume_state or 0
+            self.lake,
+            for_part,
+            self.start_ns,
+            self.end_ns,
+            self.batch_rows,
+            resume_state or 0,
+            self.progress,
         )

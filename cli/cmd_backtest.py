@@ -1,0 +1,140 @@
+"""``mm backtest``: the replay backtest of one instrument, writing a run directory."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cli.main import app, emit_json, guarded
+from core.errors import MMError
+
+RUN_MARKERS = ("run.json", "summary.json", "fills", "orders", "quotes", "pnl")
+
+
+def prepare_run_dir(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise MMError(f"{out} is not a directory")
+    if out.is_dir() and any((out / m).exists() for m in RUN_MARKERS):
+        if not force:
+            raise MMError(
+                f"{out} already holds a run", "choose another --out or pass --force to replace it"
+            )
+        for m in (*RUN_MARKERS, "instruments", "summaries", ".summary.lock"):
+            target = out / m
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+
+
+def format_summary(s: dict[str, Any], run_dir: Path | None = None) -> str:
+    def fmt(v: Any, spec: str = ",.4f") -> str:
+        return "n/a" if v is None else format(v, spec)
+
+    def pct(v: Any) -> str:
+        return "n/a" if v is None else f"{v * 100:.2f} %"
+
+    mk = s.get("markouts", {})
+    marks = "  ".join(
+        f"{h} {fmt(mk[h]['avg_bps'], '+.3f')}" for h in ("1s", "5s", "30s", "60s") if h in mk
+    )
+    lines = [
+        f"backtest {s['instrument']}",
+        f"  net PnL          {fmt(s['net_pnl'])}   (exact {s['net_pnl_exact']})",
+        f"  fees / rebates   {fmt(s['fees'])}   (negative = rebates earned)",
+        f"  realized / unrl. {fmt(s['realized_pnl'])} / {fmt(s['unrealized_pnl'])}",
+        f"  return           {fmt(s['return_pct'], '.4f')} % of capital",
+        f"  Sharpe (annual.) {fmt(s['sharpe_annualized'], '.2f')}",
+        f"  max drawdown     {fmt(s['max_drawdown'])}",
+        f"  fills            {s['fills']:,}   maker share {pct(s['maker_share'])}   volume {fmt(s['volume'], ',.2f')}",
+        f"  orders           {s['orders_placed']:,} placed, {s['amends']:,} amends, {s['cancels']:,} cancels,"
+        f" {s['rejects']:,} rejects",
+        f"  fill rate        {pct(s['fill_rate'])}   cancel ratio {fmt(s['cancel_ratio'], '.3f')}",
+        f"  inventory        avg |pos| {fmt(s['avg_abs_inventory'], '.6g')}  max |pos| "
+        f"{fmt(s['max_abs_inventory'], '.6g')}  final {fmt(s['final_position'], '.6g')}",
+        f"  markouts (bps)   {marks}",
+        f"  events           {s['events']:,} in {s['wall_time_s']:.2f} s"
+        f" ({fmt(s['events_per_s'], ',.0f')} events/s)",
+    ]
+    if run_dir is not None:
+        lines.append(f"  run directory    {run_dir}")
+    return "\n".join(lines)
+
+
+def run_backtest(
+    lake: Path,
+    venue: str,
+    symbol: str,
+    out: Path,
+    params_file: Path | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    force: bool = False,
+    progress: bool = True,
+    source: str = "parquet",
+    bootstrap: str | None = None,
+) -> dict[str, Any]:
+    from core.config import load_params_file, load_settings
+    from core.instruments import instrument_id
+    from core.timeutil import parse_time
+    from flows.replay_backtest import lake_backtest
+    from warehouse.runner import run_flow
+
+    if not lake.is_dir() and source == "parquet":
+        raise MMError(f"lake {lake} does not exist", "import data first with `mm import`")
+    params = load_params_file(params_file) if params_file else load_settings().params_for(symbol)
+    prepare_run_dir(out, force)
+    inst = instrument_id(venue, symbol)
+    start_ns, end_ns = parse_time(start), parse_time(end)
+    if source == "kafka":
+        from flows.replay_backtest import kafka_backtest
+
+        if not bootstrap:
+            raise MMError("--source kafka needs --bootstrap HOST:PORT")
+        flow = kafka_backtest(
+            bootstrap, lake, [inst], out, {inst: params}, start_ns, end_ns, progress
+        )
+    elif source == "parquet":
+        flow = lake_backtest(lake, [inst], out, {inst: params}, start_ns, end_ns, progress=progress)
+    else:
+        raise MMError(f"unknown source {source!r}", "use parquet or kafka")
+    run_flow(flow)
+    summary_path = out / "summary.json"
+    if not summary_path.is_file():
+        raise MMError(
+            f"the run produced no summary (no data for {inst} in the range?)", "check --start/--end"
+        )
+    return json.loads(summary_path.read_text())
+
+
+@app.command("backtest")
+@guarded("backtest")
+def backtest_cmd(
+    lake: Annotated[Path, typer.Option(help="Parquet lake directory.")] = Path("data/lake"),
+    venue: Annotated[str, typer.Option(help="Venue of the instrument.")] = "binance-usdm",
+    symbol: Annotated[str, typer.Option(help="Symbol of the instrument.")] = "BTCUSDT",
+    out: Annotated[Path, typer.Option(help="Run directory to write.")] = Path("runs/latest"),
+    params: Annotated[Path | None, typer.Option("--params", help="Parameter YAML file.")] = None,
+    start: Annotated[str | None, typer.Option(help="Start time (ISO-8601 or ns).")] = None,
+    end: Annotated[str | None, typer.Option(help="End time (exclusive).")] = None,
+    source: Annotated[str, typer.Option(help="parquet (the lake) or kafka.")] = "parquet",
+    bootstrap: Annotated[
+        str | None, typer.Option(help="Kafka bootstrap HOST:PORT for --source kafka.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing run in --out.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Replay-backtest one instrument against the simulated venue; writes quotes, orders, fills, PnL."""
+    summary = run_backtest(
+        lake, venue, symbol.upper(), out, params, start, end, force, not as_json, source, bootstrap
+    )
+    if as_json:
+        emit_json(summary)
+    else:
+        print(format_summary(summary, out))

@@ -1,0 +1,588 @@
+"""The trader: one keyed stateful operator closing the market-making loop.
+
+quotes -> fills -> inventory -> quotes is a cycle, and a dataflow is a DAG, so the
+cycle lives inside one per-instrument state machine holding the book, the features,
+inventory, live orders and risk state. Market data flows in; order actions flow out.
+Own-order events come back either from a venue bound inside (the simulated venue in
+backtests and paper trading, so a run is deterministic: same data + parameters ->
+identical results) or, live, from the private stream merged into the input.
+
+Per venue message, in this order (a live bot's order of operations):
+  1. the bound venue sees the message (at venue time) and fills resting orders;
+  2. the book and features update;
+  3. venue responses that have reached us by now are applied (fills -> inventory);
+  4. risk is evaluated on the result (a breach acts on this same event);
+  5. quotes are recomputed and the order manager emits actions.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from core.events import Fill, Kind, OrderStatus, OrderUpdate
+from core.instruments import InstrumentSpec
+from core.l2book import L2Book
+from core.orders import OrderAction
+from core.params import StrategyParams
+from core.walk import BOOK_KINDS, Message, messages
+from operators.book.sync import book_sync_for
+from operators.features.imbalance import ImbalanceEMA
+from operators.features.regime import DEFAULT_REGIME_PARAMS, RegimeDetector
+from operators.features.signal import DirectionalSignal
+from operators.features.toxicity import ToxicityDetector
+from operators.features.volatility import Volatility
+from operators.inventory.tracker import Inventory, MarkoutTracker
+from operators.orders.manager import OrderManager
+from operators.quoting.engine import MarketView, QuoteEngine, QuoteSet
+from operators.risk.manager import RiskManager, RiskState
+
+FILL_COLUMNS = (
+    "recv_ts", "exch_ts", "seq", "client_id", "exec_id", "side", "level", "price", "qty", "price_f",
+    "qty_f", "notional", "fee", "fee_units", "is_maker", "position_after", "mid_at_fill",
+    "mid_1s", "mid_5s", "mid_30s", "mid_60s",
+)  # fmt: skip
+
+
+class Venue(Protocol):
+    """A venue bound inside the trader (the simulated venue)."""
+
+    def send(self, action: OrderAction, local_ts: int) -> None: ...
+    def on_market(self, msg: Message, book: L2Book) -> None: ...
+    def advance(self, local_ts: int, book: L2Book) -> None: ...
+    def poll(self, local_ts: int) -> list[OrderUpdate | Fill]: ...
+
+
+@dataclass
+class TraderOutput:
+    """What one step produced: actions for a live order sink, rows for the run tables."""
+
+    actions: list[OrderAction] = field(default_factory=list)
+    quotes: list[tuple] = field(default_factory=list)
+    orders: list[tuple] = field(default_factory=list)
+    fills: list[tuple] = field(default_factory=list)
+    pnl: list[tuple] = field(default_factory=list)
+    logs: list[dict[str, Any]] = field(default_factory=list)
+    summary: dict[str, Any] | None = None
+
+    def empty(self) -> bool:
+        return not (self.actions or self.quotes or self.orders or self.fills or self.pnl
+                    or self.logs or self.summary)  # fmt: skip
+
+
+class Trader:
+    def __init__(
+        self,
+        spec: InstrumentSpec,
+        params: StrategyParams,
+        venue: Venue | None = None,
+        run_tag: str = "bt",
+        log_quotes: bool = False,
+    ) -> None:
+        self.spec = spec
+        self.inst = spec.id
+        self.params = params
+        self.venue = venue
+        self.log_quotes = log_quotes
+        f = params.features
+        self.sync = book_sync_for(spec.venue)
+        self.book = self.sync.book
+        self.imbalance = ImbalanceEMA(f.imbalance_levels, f.imbalance_half_life_ms)
+        self.vol = Volatility(f.vol_sample_ms, f.vol_half_life_samples, f.vol_warmup_samples)
+        self.regime = RegimeDetector(f.regime_window, f.regime_min_samples)
+        self.signal = DirectionalSignal(f.signal_sample_ms, f.signal_slope_threshold_bps)
+        self.toxicity = ToxicityDetector(
+            drift_bps=f.toxicity_drift_bps,
+            imbalance_threshold=f.toxicity_imbalance,
+            aggressor_threshold=f.toxicity_aggressor_share,
+            aggressor_window=f.toxicity_aggressor_window,
+        )
+        self.engine = QuoteEngine(spec, params)
+        self.risk = RiskManager(params.risk)
+        self.orders = OrderManager(self.inst, spec, params.orders, params.quote, run_tag)
+        self.inventory = Inventory(spec)
+        self.markouts = MarkoutTracker()
+        self._tick = float(spec.tick_size)
+        self._lot = float(spec.lot_size)
+        self._pnl_interval = params.pnl_sample_ms * 1_000_000
+        self._next_pnl = 0
+        self._seq = {"quotes": 0, "orders": 0, "fills": 0, "pnl": 0}
+        self._last_quote_key: tuple | None = None
+        self._last_mid_x2 = 0
+        self._last_book_ts = 0
+        self._last_state = RiskState.SAFE
+        self._quoting = False
+        self._dirty = False
+        # run statistics for the summary
+        self.events = 0
+        self.messages = 0
+        self.first_ts = 0
+        self.last_ts = 0
+        self._pnl_totals: list[float] = []
+        self._abs_positions: list[int] = []
+        self._peak = 0.0
+        self._max_dd = 0.0
+        self._max_abs_pos = 0
+        self._markout_sums = [[0.0, 0] for _ in range(4)]
+        self._orders_filled: set[str] = set()
+        self._fills_ready: list[tuple] = []
+        self._wall = 0.0
+
+    # -- market data -------------------------------------------------------------------
+    def on_market(self, events: np.ndarray) -> TraderOutput:
+        out = TraderOutput()
+        t0 = time.perf_counter()
+        venue = self.venue
+        sync = self.sync
+        for m in messages(events):
+            now = m.recv_ts
+            if not self.first_ts:
+                self.first_ts = now
+            self.last_ts = now
+            self.events += m.end - m.start
+            self.messages += 1
+            if venue is not None:
+                venue.on_market(m, self.book)
+            kind = m.kind
+            changed = False
+            if kind in BOOK_KINDS:
+                sync.on_message(kind, m.seq, m.prev_seq, m.first_seq, m.levels)
+                self._last_book_ts = now
+                changed = True
+            elif kind == Kind.TRADE:
+                for side, _price, qty in m.levels:
+                    self.toxicity.on_trade(side, qty, now)
+            elif kind == Kind.FEED_RESET:
+                sync.force_out_of_sync("feed reset (reconnect)")
+                changed = True
+            if venue is not None:
+                for r in venue.poll(now):
+                    self._on_own(r, now, out)
+            if changed and sync.usable:
+                self._update_features(now)
+            if now >= self._next_pnl and self._last_mid_x2:
+                self._pnl_row(now, out)
+                self._next_pnl = (now // self._pnl_interval + 1) * self._pnl_interval
+            if changed or self._dirty:
+                self._decide(now, out)
+        self._wall += time.perf_counter() - t0
+        return self._take_fills(out)
+
+    # -- own orders (live: from the private stream) ---------------------------------------
+    def on_own(self, items: list[OrderUpdate | Fill], now: int) -> TraderOutput:
+        out = TraderOutput()
+        for r in items:
+            self._on_own(r, now, out)
+        if self._dirty:
+            self._decide(now, out)
+        return self._take_fills(out)
+
+    def _on_own(self, r: OrderUpdate | Fill, now: int, out: TraderOutput) -> None:
+        self._dirty = True
+        if isinstance(r, Fill):
+            self._on_fill(r, now, out)
+            return
+        order = self.orders.orders.get(r.client_id)
+        level = order.level if order is not None else -1
+        what = self.orders.on_update(r)
+        if what == "unknown":
+            return
+        if r.status == OrderStatus.REJECTED:
+            if "post-only" not in r.reason:
+                self.risk.on_error()
+        elif r.status == OrderStatus.NEW:
+            self.risk.on_success()
+        self._order_row(
+            now,
+            r.client_id,
+            r.status.name.lower(),
+            r.side,
+            r.price,
+            r.qty,
+            r.filled,
+            level,
+            r.reason,
+            out,
+        )
+
+    def _on_fill(self, f: Fill, now: int, out: TraderOutput) -> None:
+        order = self.orders.orders.get(f.client_id)
+        level = order.level if order is not None else -1
+        self.orders.on_fill(f)
+        inv = self.inventory
+        inv.on_fill(f.side, f.price, f.qty, f.fee, f.is_maker)
+        self._orders_filled.add(f.client_id)
+        self._max_abs_pos = max(self._max_abs_pos, abs(inv.position))
+        mid = self._last_mid_x2 / 2 * self._tick if self._last_mid_x2 else float("nan")
+        self.toxicity.on_fill(f.side, float(f.price), now)
+        self._seq["fills"] += 1
+        unit = self._tick * self._lot
+        row = {
+            "recv_ts": now,
+            "exch_ts": f.exch_ts,
+            "seq": self._seq["fills"],
+            "client_id": f.client_id,
+            "exec_id": f.exec_id,
+            "side": f.side,
+            "level": level,
+            "price": f.price,
+            "qty": f.qty,
+            "price_f": f.price * self._tick,
+            "qty_f": f.qty * self._lot,
+            "notional": f.price * f.qty * unit,
+            "fee": f.fee * unit / 1e8,
+            "fee_units": f.fee,
+            "is_maker": f.is_maker,
+            "position_after": inv.position,
+            "mid_at_fill": mid,
+        }
+        self.markouts.add(row, now)
+        if self.log_quotes:
+            out.logs.append(
+                {
+                    "event": "fill",
+                    "inst": self.inst,
+                    "side": "buy" if f.side > 0 else "sell",
+                    "price": str(self.spec.ticks_to_price(f.price)),
+                    "qty": str(self.spec.lots_to_size(f.qty)),
+                    "maker": f.is_maker,
+                    "position": str(self.spec.lots_to_size(inv.position)),
+                }
+            )
+        self._pnl_row(now, out)
+
+    # -- features ------------------------------------------------------------------------
+    def _update_features(self, now: int) -> None:
+        book = self.book
+        mid_x2 = book.mid_x2()
+        if mid_x2 is None:
+            return
+        self._last_mid_x2 = mid_x2
+        mid = mid_x2 / 2
+        self.imbalance.update(book, now)
+        if self.vol.update(mid, now) and self.vol.vol_bps is not None:
+            self.regime.update(self.vol.vol_bps)
+            self.risk.on_vol(self.vol.vol_bps)
+        self.signal.update(mid, now)
+        self.toxicity.on_book(book, now)
+        self.toxicity.on_mid(mid, now)
+        for row in self.markouts.on_mid(mid * self._tick, now):
+            self._emit_fill_row(row)
+
+    # -- decision ------------------------------------------------------------------------
+    def _decide(self, now: int, out: TraderOutput) -> None:
+        self._dirty = False
+        inv = self.inventory
+        if not self.sync.usable or not self._last_mid_x2:
+            if self._quoting:  # stale, crossed or out-of-sync book: quote nothing
+                self._quoting = False
+                self._send(
+                    self.orders.cancel_all(now, f"book unusable: {self.sync.reason}"), now, out
+                )
+                self._record_quotes(now, QuoteSet(), out)
+            return
+        mid_x2 = self._last_mid_x2
+        mid = mid_x2 / 2
+        rp = self.regime.params(DEFAULT_REGIME_PARAMS) if self.params.quote.use_regimes else None
+        tox = self.toxicity.reading(now)
+        bb = self.book.best_bid()
+        ba = self.book.best_ask()
+        view = MarketView(
+            best_bid=bb or 0,
+            best_ask=ba or 0,
+            mid_x2=mid_x2,
+            vol_bps=self.vol.vol_bps,
+            spread_clamp_bps=rp.spread_clamp_bps if rp else 0.0,
+            levels=rp.levels if rp else self.params.quote.levels,
+            position_multiplier=rp.position_multiplier if rp else 1.0,
+            regime=int(self.regime.regime),
+            signal=self.signal.value,
+            toxicity=tox.score,
+            threatened_side=tox.threatened_side,
+        )
+        multiplier = view.position_multiplier if self.params.quote.use_regimes else 1.0
+        max_pos = self.engine.max_position_lots(mid, multiplier)
+        equity = float(inv.total_units(mid_x2)) * self._tick * self._lot
+        decision = self.risk.evaluate(
+            now, inv.position, max_pos, equity, inv.unrealized_bps(mid_x2)
+        )
+        if decision.state != self._last_state:
+            out.logs.append(
+                {
+                    "event": "risk_state",
+                    "inst": self.inst,
+                    "from": self._last_state.name,
+                    "to": decision.state.name,
+                    "reason": decision.reason,
+                }
+            )
+            self._last_state = decision.state
+            self._pnl_row(now, out)
+        actions: list[OrderAction] = []
+        if decision.flatten and inv.position and bb and ba:
+            a = self.orders.flatten(inv.position, bb, ba, now, decision.reason)
+            if a is not None:
+                actions.append(a)
+        desired = (
+            None
+            if decision.cancel_all
+            else self.engine.quote(view, inv.position, decision.allow_bids, decision.allow_asks)
+        )
+        acts, rejections = self.orders.reconcile(desired, now, mid, cancel_all=decision.cancel_all)
+        actions.extend(acts)
+        for rej in rejections:
+            a = rej.action
+            self._order_row(
+                now,
+                a.client_id,
+                "rejected_pretrade",
+                a.side,
+                a.price,
+                a.qty,
+                0,
+                -1,
+                rej.reason,
+                out,
+            )
+        self._record_quotes(now, desired or QuoteSet(mid=mid), out)
+        self._quoting = bool(desired and (desired.bids or desired.asks))
+        self._send(actions, now, out)
+
+    def _send(self, actions: list[OrderAction], now: int, out: TraderOutput) -> None:
+        for a in actions:
+            order = self.orders.orders.get(a.client_id)
+            level = order.level if order is not None else -1
+            self._order_row(
+                now,
+                a.client_id,
+                a.type.name.lower(),
+                a.side,
+                a.price,
+                a.qty,
+                0,
+                level,
+                a.reason,
+                out,
+            )
+            if self.venue is not None:
+                self.venue.send(a, now)
+            else:
+                out.actions.append(a)
+
+    # -- rows ----------------------------------------------------------------------------
+    def _record_quotes(self, now: int, qs: QuoteSet, out: TraderOutput) -> None:
+        key = qs.key()
+        if key == self._last_quote_key:
+            return
+        self._last_quote_key = key
+        self._seq["quotes"] += 1
+        seq = self._seq["quotes"]
+        tick, lot = self._tick, self._lot
+        mid = qs.mid * tick
+        state = int(self.risk.state)
+        levels = qs.levels() or []
+        if not levels:  # an empty quote set is recorded too: "quoting nothing" is a decision
+            out.quotes.append(
+                (
+                    now,
+                    seq,
+                    0,
+                    -1,
+                    0,
+                    0,
+                    math.nan,
+                    math.nan,
+                    mid,
+                    qs.reservation * tick,
+                    qs.half_spread_bps,
+                    qs.vol_bps,
+                    qs.regime,
+                    qs.signal,
+                    qs.toxicity,
+                    state,
+                )
+            )
+        for lv in levels:
+            out.quotes.append(
+                (
+                    now,
+                    seq,
+                    lv.side,
+                    lv.level,
+                    lv.price,
+                    lv.qty,
+                    lv.price * tick,
+                    lv.qty * lot,
+                    mid,
+                    qs.reservation * tick,
+                    qs.half_spread_bps,
+                    qs.vol_bps,
+                    qs.regime,
+                    qs.signal,
+                    qs.toxicity,
+                    state,
+                )
+            )
+        if self.log_quotes:
+            out.logs.append(
+                {
+                    "event": "quotes",
+                    "inst": self.inst,
+                    "bids": [str(self.spec.ticks_to_price(q.price)) for q in qs.bids],
+                    "asks": [str(self.spec.ticks_to_price(q.price)) for q in qs.asks],
+                }
+            )
+
+    def _order_row(
+        self,
+        now: int,
+        cid: str,
+        event: str,
+        side: int,
+        price: int,
+        qty: int,
+        filled: int,
+        level: int,
+        reason: str,
+        out: TraderOutput,
+    ) -> None:
+        self._seq["orders"] += 1
+        out.orders.append(
+            (now, self._seq["orders"], cid, event, side, price, qty, filled, level, reason)
+        )
+
+    def _emit_fill_row(self, row: dict) -> None:
+        price = row["price"]
+        for i, name in enumerate(("mid_1s", "mid_5s", "mid_30s", "mid_60s")):
+            mid_h = row[name]
+            if not math.isnan(mid_h):
+                px = price * self._tick
+                self._markout_sums[i][0] += row["side"] * (mid_h - px) / px * 1e4
+                self._markout_sums[i][1] += 1
+        self._fills_ready.append(tuple(row[c] for c in FILL_COLUMNS))
+
+    def _take_fills(self, out: TraderOutput) -> TraderOutput:
+        """Fill rows leave once their markouts are known (or at the end of the data)."""
+        if self._fills_ready:
+            out.fills.extend(self._fills_ready)
+            self._fills_ready.clear()
+        return out
+
+    def _pnl_row(self, now: int, out: TraderOutput) -> None:
+        inv = self.inventory
+        mid_x2 = self._last_mid_x2
+        if not mid_x2:
+            return
+        unit = self._tick * self._lot
+        total = float(inv.total_units(mid_x2)) * unit
+        self._peak = max(self._peak, total)
+        dd = self._peak - total
+        self._max_dd = max(self._max_dd, dd)
+        self._pnl_totals.append(total)
+        self._abs_positions.append(abs(inv.position))
+        self._seq["pnl"] += 1
+        mid = mid_x2 / 2 * self._tick
+        out.pnl.append(
+            (
+                now,
+                self._seq["pnl"],
+                inv.position,
+                inv.position * self._lot,
+                mid,
+                inv.cash * unit,
+                float(inv.realized) * unit,
+                float(inv.unrealized(mid_x2)) * unit,
+                inv.fees * unit / 1e8,
+                total,
+                inv.position * self._lot * mid,
+                dd,
+                int(self.risk.state),
+            )
+        )
+
+    # -- end of data ---------------------------------------------------------------------
+    def finish(self) -> TraderOutput:
+        """Flush the venue, close markouts, write the last PnL row and the summary."""
+        out = TraderOutput()
+        now = self.last_ts
+        if self.venue is not None and now:
+            # let actions sent on the last message reach the venue and their answers come back
+            sim = self.params.sim
+            now += int((sim.order_latency_ms + sim.response_latency_ms) * 1_000_000)
+            self.venue.advance(now, self.book)
+            for r in self.venue.poll(now):
+                self._on_own(r, now, out)
+        for row in self.markouts.flush():
+            self._emit_fill_row(row)
+        self._pnl_row(now, out)
+        out.summary = self.summary()
+        return self._take_fills(out)
+
+    def summary(self) -> dict[str, Any]:
+        inv = self.inventory
+        spec = self.spec
+        mid_x2 = self._last_mid_x2
+        net = inv.to_quote(inv.total_units(mid_x2)) if mid_x2 else inv.to_quote(inv.cash)
+        fees = inv.fees_quote()
+        capital = self.params.quote.capital_usd
+        totals = np.array(self._pnl_totals, dtype=float)
+        sharpe = None
+        if len(totals) > 2:
+            diffs = np.diff(totals)
+            sd = diffs.std(ddof=1)
+            if sd > 0:
+                per_year = 365 * 86400 * 1e3 / self.params.pnl_sample_ms
+                sharpe = float(diffs.mean() / sd * math.sqrt(per_year))
+        st = self.orders.stats
+        placed = st["placed"]
+        mids = mid_x2 / 2 * self._tick if mid_x2 else 0.0
+        markouts = {}
+        for (s, n), h in zip(self._markout_sums, ("1s", "5s", "30s", "60s"), strict=True):
+            markouts[h] = {"fills": n, "avg_bps": round(s / n, 4) if n else None}
+        abs_pos = np.array(self._abs_positions, dtype=float) * self._lot
+        return {
+            "instrument": self.inst,
+            "start": self.first_ts,
+            "end": self.last_ts,
+            "net_pnl": float(net),
+            "net_pnl_exact": str(net),
+            "fees": float(fees),
+            "fees_exact": str(fees),
+            "rebates_earned": float(-fees) if fees < 0 else 0.0,
+            "realized_pnl": float(inv.to_quote(inv.realized)),
+            "unrealized_pnl": float(inv.to_quote(inv.unrealized(mid_x2))) if mid_x2 else 0.0,
+            "return_pct": float(net) / capital * 100,
+            "sharpe_annualized": sharpe,
+            "max_drawdown": self._max_dd,
+            "fills": inv.fills,
+            "maker_fills": inv.maker_fills,
+            "maker_share": inv.maker_fills / inv.fills if inv.fills else None,
+            "maker_share_qty": inv.maker_qty / (inv.maker_qty + inv.taker_qty)
+            if inv.fills
+            else None,
+            "volume": float(inv.to_quote(inv.volume)),
+            "orders_placed": placed,
+            "orders_filled": len(self._orders_filled),
+            "fill_rate": len(self._orders_filled) / placed if placed else None,
+            "amends": st["amended"],
+            "cancels": st["canceled"],
+            "cancel_ratio": st["canceled"] / placed if placed else None,
+            "rejects": st["rejected"],
+            "pretrade_rejects": st["pretrade_rejected"],
+            "throttled": st["throttled"],
+            "final_position": float(spec.lots_to_size(inv.position)),
+            "avg_abs_inventory": float(abs_pos.mean()) if len(abs_pos) else 0.0,
+            "max_abs_inventory": self._max_abs_pos * self._lot,
+            "avg_abs_inventory_usd": float(abs_pos.mean()) * mids if len(abs_pos) else 0.0,
+            "markouts": markouts,
+            "risk_state": self.risk.state.name,
+            "book": self.sync.stats.to_dict(),
+            "events": self.events,
+            "messages": self.messages,
+            "wall_time_s": round(self._wall, 3),
+            "events_per_s": round(self.events / self._wall) if self._wall > 0 else None,
+        }

@@ -1,0 +1,122 @@
+"""Bytewax sink for a trading run: quotes, orders, fills and PnL tables plus summary.json.
+
+The same sink serves backtests (a run directory) and paper/live trading (the lake):
+both get identical tables in the hive layout, so DuckDB views read either.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
+
+from core.instruments import split_instrument_id
+from core.lake import RUN_TABLES, table_def
+from operators.trader import TraderOutput
+from warehouse.lake_writer import write_rows
+
+SUMMARY_DIR = "summaries"
+
+
+def rows_to_frame(table: str, rows: list[tuple]) -> Any:
+    import polars as pl
+
+    schema = table_def(table).schema
+    cols = list(zip(*rows, strict=True))
+    arrays = [pa.array(c, type=f.type) for c, f in zip(cols, schema, strict=True)]
+    return pl.from_arrow(pa.Table.from_arrays(arrays, schema=schema))
+
+
+class _RunPartition(StatefulSinkPartition[TraderOutput, None]):
+    def __init__(self, out_dir: Path, inst: str, flush_rows: int) -> None:
+        self.out_dir = out_dir
+        self.inst = inst
+        self.venue, self.symbol = split_instrument_id(inst)
+        self.flush_rows = flush_rows
+        self.buffers: dict[str, list[tuple]] = {t: [] for t in RUN_TABLES}
+        self.pending = 0
+
+    def write_batch(self, values: list[TraderOutput]) -> None:
+        for out in values:
+            for table in RUN_TABLES:
+                rows = getattr(out, table)
+                if rows:
+                    self.buffers[table].extend(rows)
+                    self.pending += len(rows)
+            if out.summary is not None:
+                write_summary(self.out_dir, self.inst, out.summary)
+        if self.pending >= self.flush_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        for table, rows in self.buffers.items():
+            if rows:
+                write_rows(self.out_dir, table, self.venue, self.symbol, rows_to_frame(table, rows))
+                rows.clear()
+        self.pending = 0
+
+    def snapshot(self) -> None:
+        self.flush()
+        return None
+
+    def close(self) -> None:
+        self.flush()
+
+
+class RunSink(FixedPartitionedSink[TraderOutput, None]):
+    def __init__(
+        self, out_dir: str | Path, instruments: list[str], flush_rows: int = 200_000
+    ) -> None:
+        self.out_dir = Path(out_dir)
+        self.instruments = list(instruments)
+        self.flush_rows = flush_rows
+
+    def list_parts(self) -> list[str]:
+        return self.instruments
+
+    def part_fn(self, item_key: str) -> int:
+        return self.instruments.index(item_key)
+
+    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _RunPartition:
+        return _RunPartition(self.out_dir, for_part, self.flush_rows)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def write_summary(out_dir: Path, inst: str, summary: dict[str, Any]) -> None:
+    """Store one instrument's summary and rebuild summary.json (safe with many workers)."""
+    sdir = out_dir / SUMMARY_DIR
+    sdir.mkdir(parents=True, exist_ok=True)
+    (sdir / f"{inst.replace(':', '__')}.json").write_text(
+        json.dumps(_clean(summary), indent=2, sort_keys=True)
+    )
+    with open(out_dir / ".summary.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        parts = [json.loads(p.read_text()) for p in sorted(sdir.glob("*.json"))]
+        merged = merge_summaries(parts)
+        tmp = out_dir / ".summary.json.tmp"
+        tmp.write_text(json.dumps(merged, indent=2, sort_keys=True))
+        tmp.replace(out_dir / "summary.json")
+
+
+def merge_summaries(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    if len(parts) == 1:
+        return parts[0]
+    total = {
+        k: sum(p.get(k) or 0 for p in parts)
+        for k in ("net_pnl", "fees", "fills", "volume", "events")
+    }
+    return {**total, "instruments": parts}
