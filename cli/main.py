@@ -48,8 +48,8 @@ def guarded(command: str) -> Callable[[F], F]:
         def inner(*args: Any, **kwargs: Any) -> Any:
             try:
                 return fn(*args, **kwargs)
-            except (typer.Exit, typer.Abort, SystemExit):
-                raise
+            except (typer.Exit, typer.Abort, typer.TyperException, SystemExit):
+                raise  # TyperException: usage errors (BadParameter) exit 2 via typer
             except KeyboardInterrupt:
                 raise fail(command, "interrupted", 130) from None
             except MMError as exc:
@@ -192,15 +192,17 @@ def replay_book_cmd(
 @guarded("demo")
 def demo_cmd(
     lake: LakeOpt = Path("data/lake"),
+    out: Annotated[Path, typer.Option(help="Run directory of the demo backtest.")] = Path(
+        "runs/demo"
+    ),
     sample: Annotated[Path, typer.Option(help="Recording to run the demo on.")] = SAMPLE_FILE,
 ) -> None:
-    """The main job on the bundled sample: import, verify the book, replay features."""
-    from flows.replay_book import build_flow
+    """The main job on the bundled sample: import, verify the book, backtest, report."""
+    from cli.cmd_backtest import format_summary, run_backtest
     from warehouse.importer import import_file
-    from warehouse.runner import run_flow
     from warehouse.verify import format_verify, verify_book
 
-    print(f"== import {sample.name}")
+    print(f"== import {sample.name} -> {lake}")
     report = import_file(sample, lake)
     for name, c in sorted(report.rows.items()):
         print(
@@ -208,9 +210,15 @@ def demo_cmd(
         )
     print("== verify-book")
     print(format_verify(verify_book(lake, "binance-usdm", "BTCUSDT")))
-    print("== replay_book flow")
-    run_flow(build_flow(lake, ["binance-usdm:BTCUSDT"]), workers=1)
-    print(f"  features written to {lake / 'features'}")
+    print(f"== backtest -> {out}")
+    summary = run_backtest(lake, "binance-usdm", "BTCUSDT", out, force=True)
+    print(format_summary(summary, out))
+    try:
+        from warehouse.report import write_report
+    except ImportError:
+        return
+    html = write_report(out)
+    print(f"== report\n  {html}")
 
 
 def _load_command_modules() -> None:
@@ -233,4 +241,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m cli.main` runs this file as __main__; command modules register on the
+    # imported `cli.main` module's app, so run that one.
+    import cli.main as _cli
+
+    _cli.main()

@@ -55,6 +55,7 @@ class Venue(Protocol):
     def on_market(self, msg: Message, book: L2Book) -> None: ...
     def advance(self, local_ts: int, book: L2Book) -> None: ...
     def poll(self, local_ts: int) -> list[OrderUpdate | Fill]: ...
+    def next_response_ts(self) -> int | None: ...
 
 
 @dataclass
@@ -142,6 +143,8 @@ class Trader:
             now = m.recv_ts
             if not self.first_ts:
                 self.first_ts = now
+            if venue is not None:
+                self._wake_for_responses(now, out)
             self.last_ts = now
             self.events += m.end - m.start
             self.messages += 1
@@ -171,6 +174,20 @@ class Trader:
                 self._decide(now, out)
         self._wall += time.perf_counter() - t0
         return self._take_fills(out)
+
+    def _wake_for_responses(self, until: int, out: TraderOutput) -> None:
+        """Handle venue responses arriving before ``until`` at their own arrival times.
+
+        A live bot reacts to a fill when it arrives, not at the next market message;
+        replaying that keeps requotes and risk actions on the fill's own timestamp.
+        """
+        venue = self.venue
+        assert venue is not None
+        while (t := venue.next_response_ts()) is not None and t < until:
+            for r in venue.poll(t):
+                self._on_own(r, t, out)
+            if self._dirty:
+                self._decide(t, out)
 
     # -- own orders (live: from the private stream) ---------------------------------------
     def on_own(self, items: list[OrderUpdate | Fill], now: int) -> TraderOutput:

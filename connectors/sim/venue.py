@@ -171,6 +171,13 @@ class SimVenue:
             got.append(out.popleft()[1])
         return got
 
+    def next_response_ts(self) -> int | None:
+        """Local time at which the next response reaches the strategy (None if none pending).
+
+        Lets the driver wake up when a fill arrives rather than at the next market message.
+        """
+        return self._out[0][0] if self._out else None
+
     def open_orders(self) -> dict[str, SimOrder]:
         """client_id -> copy of each resting order as the venue sees it."""
         return {cid: replace(o) for cid, o in self._orders.items()}
