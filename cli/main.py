@@ -237,7 +237,7 @@ _load_command_modules()
 
 
 def main() -> None:
-    app()
+    app(prog_name="mm")
 
 
 if __name__ == "__main__":

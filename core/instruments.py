@@ -210,11 +210,9 @@ class InstrumentSpec:
         quantum = 1
         if self.price_sig_figs is not None and price_ticks > 0:
             quantum = self._quantum_ticks(price_ticks)
-        if side == BID:
-            units = math.floor(price_ticks / quantum + 1e-9)
-        else:
-            units = math.ceil(price_ticks / quantum - 1e-9)
-        return max(units, 1) * quantum
+        if side == BID:  # may be 0 or less: the caller must not quote it
+            return math.floor(price_ticks / quantum + 1e-9) * quantum
+        return max(math.ceil(price_ticks / quantum - 1e-9), 1) * quantum
 
     def _quantum_ticks(self, price_ticks: float) -> int:
         price = Decimal(repr(price_ticks)) * self.tick_size

@@ -73,7 +73,8 @@ class RunSink(FixedPartitionedSink[TraderOutput, None]):
         self, out_dir: str | Path, instruments: list[str], flush_rows: int = 200_000
     ) -> None:
         self.out_dir = Path(out_dir)
-        self.instruments = list(instruments)
+        # Bytewax numbers sink partitions in sorted order of their names
+        self.instruments = sorted(set(instruments))
         self.flush_rows = flush_rows
 
     def list_parts(self) -> list[str]:

@@ -57,7 +57,9 @@ class LakeSink(FixedPartitionedSink[np.ndarray, None]):
     ) -> None:
         self.lake = Path(lake)
         self.table = table
-        self.instruments = list(instruments)
+        # Sorted: Bytewax indexes part_fn's result into the *sorted* global partition set,
+        # so an unsorted list would write one instrument's rows under another's path.
+        self.instruments = sorted(set(instruments))
         self.flush_rows = flush_rows
 
     def list_parts(self) -> list[str]:

@@ -160,8 +160,11 @@ class BinanceFuturesSync(BookSync):
         self._anchor = seq
         buffered = list(self._buffer)
         self._buffer.clear()
-        for item in buffered:
+        # held, not dropped: each is now applied or counted as stale (or dropped below)
+        self.stats.dropped_unsynced -= len(buffered)
+        for i, item in enumerate(buffered):
             if self.state != SyncState.SYNCED:
+                self.stats.dropped_unsynced += len(buffered) - i
                 break
             self._on_delta(*item)
 
