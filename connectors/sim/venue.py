@@ -283,6 +283,10 @@ class SimVenue:
             why = R_NOTIONAL
         elif price != o.price and self._crosses(o.side, price, book):
             why = R_CROSS
+        if why == R_CROSS:  # as on Bybit: a post-only order amended into a taker is rejected, and ends
+            self._remove(o)
+            self._reject(a, why, o)
+            return
         if why:
             self._reject(a, why, o)
             return

@@ -152,3 +152,14 @@ def test_token_bucket_refills_on_the_event_clock() -> None:
     b = TokenBucket(2.0, 2)
     assert b.take(0) and b.take(0) and not b.take(0)
     assert b.take(S // 2) and not b.take(S // 2)  # 0.5 s x 2/s = 1 token
+
+
+def test_post_only_rejection_after_ack_ends_the_order() -> None:
+    # Bybit acks a PostOnly order over REST, then the engine rejects it if it would take
+    m = om()
+    acts, _ = m.reconcile(quotes(ask=None), S, MID)
+    ack(m, acts[0].client_id)
+    assert ack(m, acts[0].client_id, OrderStatus.REJECTED, reason="post-only would take liquidity") == "rejected"
+    assert m.orders == {}
+    acts, _ = m.reconcile(quotes(ask=None), 2 * S, MID)
+    assert [(a.type, a.client_id) for a in acts] == [(ActionType.PLACE, "mmbt-2")]

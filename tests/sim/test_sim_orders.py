@@ -236,13 +236,16 @@ def test_amend_price_moves_to_back_of_new_level(h: Harness) -> None:
     assert [f.qty for f in h.fills(100)] == [2]
 
 
-def test_amend_that_would_cross_is_rejected_and_order_unchanged(h: Harness) -> None:
+def test_amend_that_would_cross_rejects_and_ends_the_order(h: Harness) -> None:
+    # Bybit: a PostOnly order amended into a taker gets orderStatus=Rejected (it is gone)
     _resting(h)
     h.amend(12, "a", 1002, 5)
     h.delta(22, [(ASK, 1010, 2)])
     assert _statuses(h.poll(100)) == [("a", OrderStatus.REJECTED, "post-only would cross")]
-    o = h.venue.open_orders()["a"]
-    assert (o.price, o.qty, o.ahead) == (1000, 5, 10)
+    assert "a" not in h.venue.open_orders()
+    h.cancel(30, "a")
+    h.delta(40, [(ASK, 1010, 3)])
+    assert _statuses(h.poll(100)) == [("a", OrderStatus.REJECTED, "order not found")]
 
 
 def test_amend_qty_to_filled_cancels(h: Harness) -> None:

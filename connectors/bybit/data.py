@@ -1,0 +1,274 @@
+"""Bybit public market data as a Bytewax source: one partition (and websocket) per symbol.
+
+Items are ``("bybit:SYMBOL", EVENT_DTYPE batch)``, one venue message per batch, built by
+the same codec as the replay path (connectors/bybit/codec.py -> rows_to_events), with
+local receive timestamps (``time.time_ns()``).
+
+Book continuity is guarded here, before anything reaches the trader:
+
+* every connect and reconnect first emits a one-row FEED_RESET batch, then subscribes,
+  and Bybit answers with a fresh snapshot;
+* a delta whose ``u`` is not the previous ``u`` + 1 is a gap: FEED_RESET, drop it,
+  unsubscribe + subscribe (a fresh snapshot follows); deltas before that snapshot drop;
+* ``u == 1`` is Bybit's full re-send after a service restart: it goes out as a snapshot;
+* no book message for ``stale_after_s``: FEED_RESET and resubscribe;
+* an hourly instruments-info refresh that changes tick or lot: FEED_RESET, resubscribe.
+
+The websocket runs in a background thread; ``next_batch`` only drains a queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
+
+from connectors.bybit import codec
+from connectors.bybit.config import BybitConfig, load_bybit_config
+from connectors.bybit.instruments import BybitInstruments
+from connectors.bybit.log import event, get_logger
+from connectors.bybit.rest import BybitRest
+from connectors.bybit.ws import ReconnectingWs, WsSettings
+from connectors.rows import ROW_BITS, rows_to_events
+from core.errors import ConfigError
+from core.events import EVENT_DTYPE, FIRST, LAST, Kind
+from core.instruments import InstrumentSpec
+
+log = get_logger(__name__)
+
+Item = tuple[str, np.ndarray]
+DEPTHS = {"linear": (1, 50, 200, 500), "spot": (1, 50, 200)}
+SNAPSHOT = int(Kind.BOOK_SNAPSHOT)
+
+
+def feed_reset_batch(recv_ns: int, msg_no: int) -> np.ndarray:
+    """One FEED_RESET row: the book is invalid until the next snapshot."""
+    ev = np.zeros(1, dtype=EVENT_DTYPE)
+    ev[0] = (Kind.FEED_RESET, 0, FIRST | LAST, recv_ns, recv_ns, 0, 0, -1, -1, -1,
+             msg_no << ROW_BITS)  # fmt: skip
+    return ev
+
+
+@dataclass
+class FeedStats:
+    messages: int = 0
+    resets: int = 0
+    gaps: int = 0
+    full_resends: int = 0
+    stale: int = 0
+    resubscribes: int = 0
+    dropped: int = 0  # deltas while waiting for a snapshot, duplicates
+
+
+class PublicFeed(ReconnectingWs):
+    """``orderbook.{depth}.{symbol}`` (+ ``publicTrade.{symbol}``) of one symbol."""
+
+    name = "public"
+
+    def __init__(
+        self,
+        url: str,
+        settings: WsSettings,
+        spec: InstrumentSpec,
+        depth: int = 50,
+        trades: bool = True,
+        stale_after_s: float = 20.0,
+        instruments: BybitInstruments | None = None,
+        refresh_s: float = 3600.0,
+    ) -> None:
+        super().__init__(url, settings)
+        self.spec = spec
+        self.inst = spec.id
+        self.book_topic = f"orderbook.{depth}.{spec.symbol}"
+        self.trade_topic = f"publicTrade.{spec.symbol}" if trades else None
+        self.stale_after_s = stale_after_s
+        self.instruments = instruments
+        self.refresh_s = refresh_s
+        self.queue: deque[Item] = deque()
+        self.stats = FeedStats()
+        self.last_u: int | None = None  # None: waiting for a snapshot
+        self._last_book = time.monotonic()
+        self._msg_no = 0
+        self.name = f"public:{spec.symbol}"
+
+    # -- queue ----------------------------------------------------------------------------
+    def drain(self, limit: int = 10_000) -> list[Item]:
+        out: list[Item] = []
+        q = self.queue
+        while q and len(out) < limit:
+            out.append(q.popleft())
+        return out
+
+    def _next_no(self) -> int:
+        self._msg_no += 1
+        return self._msg_no
+
+    def _reset(self, reason: str) -> None:
+        self.last_u = None
+        self._last_book = time.monotonic()
+        self.stats.resets += 1
+        self.queue.append((self.inst, feed_reset_batch(time.time_ns(), self._next_no())))
+        event(log, logging.WARNING, "feed_reset", venue="bybit", inst=self.inst, reason=reason)
+
+    # -- session --------------------------------------------------------------------------
+    async def on_open(self, first: bool) -> None:
+        self._reset("connect" if first else "reconnect")
+        args = [self.book_topic] + ([self.trade_topic] if self.trade_topic else [])
+        await self.send({"req_id": self.next_req_id(), "op": "subscribe", "args": args})
+
+    async def _resubscribe(self) -> None:
+        self.stats.resubscribes += 1
+        await self.send(
+            {"req_id": self.next_req_id(), "op": "unsubscribe", "args": [self.book_topic]}
+        )
+        await self.send(
+            {"req_id": self.next_req_id(), "op": "subscribe", "args": [self.book_topic]}
+        )
+
+    def session_tasks(self) -> list[Coroutine[Any, Any, None]]:
+        tasks = [self._watchdog()]
+        if self.instruments is not None:
+            tasks.append(self._refresher())
+        return tasks
+
+    async def _watchdog(self) -> None:
+        period = min(1.0, self.stale_after_s / 4)
+        while True:
+            await asyncio.sleep(period)
+            idle = time.monotonic() - self._last_book
+            if idle > self.stale_after_s:
+                self.stats.stale += 1
+                self._reset(f"stale: no book message for {idle:.1f}s")
+                await self._resubscribe()
+
+    async def _refresher(self) -> None:
+        assert self.instruments is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(self.refresh_s, 60.0))
+            changed = await loop.run_in_executor(None, self.instruments.refresh_if_due)
+            if self.spec.symbol in changed:
+                self.spec = self.instruments.get(self.spec.symbol)
+                self._reset("instrument spec changed")
+                await self._resubscribe()
+
+    # -- messages -------------------------------------------------------------------------
+    def on_message(self, msg: dict[str, Any], recv_ns: int) -> None:
+        topic = msg.get("topic")
+        self.stats.messages += 1
+        if topic == self.book_topic:
+            self._on_book(msg, recv_ns)
+        elif topic == self.trade_topic:
+            parsed = codec.public_trades(self.spec, recv_ns, self._next_no(), msg)
+            if parsed.trades:
+                self.queue.append((self.inst, rows_to_events([], parsed.trades, [])))
+
+    def _on_book(self, msg: dict[str, Any], recv_ns: int) -> None:
+        self._last_book = time.monotonic()
+        data = msg.get("data") or {}
+        u = data.get("u")
+        if not isinstance(u, int):
+            return
+        full = msg.get("type") == "snapshot" or u == 1
+        if not full:
+            last = self.last_u
+            if last is None or u <= last:
+                self.stats.dropped += 1
+                return
+            if u != last + 1:
+                self.stats.gaps += 1
+                self._reset(f"update id gap: {last} -> {u}")
+                self.spawn(self._resubscribe())
+                return
+        elif u == 1 and self.last_u is not None:
+            self.stats.full_resends += 1
+            event(log, logging.WARNING, "book_full_resend", venue="bybit", inst=self.inst)
+        parsed = codec.orderbook(self.spec, recv_ns, self._next_no(), msg)
+        rows = parsed.book
+        if full and rows and rows[0][6] != SNAPSHOT:  # u == 1 sent as a delta
+            rows = [(*r[:6], SNAPSHOT, *r[7:]) for r in rows]
+        self.last_u = u
+        self.queue.append((self.inst, rows_to_events(rows, [], [])))
+
+
+class _PublicPartition(StatefulSourcePartition[Item, None]):
+    def __init__(self, feed: PublicFeed, poll_s: float, max_items: int) -> None:
+        self.feed = feed
+        self.poll = timedelta(seconds=poll_s)
+        self.max_items = max_items
+        feed.start()
+
+    def next_batch(self) -> list[Item]:
+        return self.feed.drain(self.max_items)
+
+    def next_awake(self) -> datetime | None:
+        return None if self.feed.queue else datetime.now(UTC) + self.poll
+
+    def snapshot(self) -> None:
+        return None  # live data cannot be re-read: nothing to resume
+
+    def close(self) -> None:
+        self.feed.stop()
+
+
+class BybitPublicSource(FixedPartitionedSource[Item, None]):
+    """Live Bybit order book (+ trades) per symbol, as EVENT_DTYPE batches."""
+
+    def __init__(
+        self,
+        symbols: list[str],
+        depth: int = 50,
+        trades: bool = True,
+        config: BybitConfig | None = None,
+        specs: dict[str, InstrumentSpec] | None = None,
+        poll_s: float = 0.002,
+        max_items: int = 1000,
+    ) -> None:
+        self.config = config or load_bybit_config()
+        allowed = DEPTHS[self.config.category]
+        if depth not in allowed:
+            raise ConfigError(
+                f"Bybit {self.config.category} order book depth {depth} is not offered",
+                f"use one of {', '.join(map(str, allowed))}",
+            )
+        self.symbols = [s.upper() for s in symbols]
+        self.depth = depth
+        self.trades = trades
+        self.specs = specs
+        self.poll_s = poll_s
+        self.max_items = max_items
+
+    def list_parts(self) -> list[str]:
+        return list(self.symbols)
+
+    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _PublicPartition:
+        cfg = self.config
+        instruments = BybitInstruments(
+            BybitRest(cfg), [for_part], cfg.category, refresh_s=cfg.instruments_refresh_s
+        )
+        if self.specs and for_part in self.specs:
+            spec = self.specs[for_part]
+            instruments.specs = {for_part: spec}
+            instruments.loaded_at = instruments.clock()
+        else:
+            spec = instruments.get(for_part)
+        assert cfg.ws_public_url is not None
+        feed = PublicFeed(
+            cfg.ws_public_url,
+            WsSettings.from_config(cfg),
+            spec,
+            self.depth,
+            self.trades,
+            cfg.stale_after_s,
+            instruments,
+            cfg.instruments_refresh_s,
+        )
+        return _PublicPartition(feed, self.poll_s, self.max_items)

@@ -1,0 +1,41 @@
+"""Private-stream records that core.events has no type for (small, slotted, picklable)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass(slots=True)
+class PositionUpdate:
+    """The venue's view of one position (one-way mode). ``qty`` is signed lots: + long."""
+
+    inst: str
+    qty: int
+    entry_price: Decimal  # average entry; not on the tick grid in general
+    mark_price: Decimal
+    unrealised_pnl: Decimal
+    cum_realised_pnl: Decimal
+    exch_ts: int
+    recv_ts: int
+    seq: int = -1
+
+
+@dataclass(slots=True)
+class DcpStatus:
+    """A ``dcp.*`` stream message: Disconnected-Cancel-All state for a product."""
+
+    product: str
+    status: str
+    time_window_s: int
+    exch_ts: int
+    recv_ts: int
+
+
+@dataclass(slots=True)
+class PrivateReset:
+    """The private stream reconnected: messages may have been missed, reconcile via REST."""
+
+    inst: str
+    reason: str
+    recv_ts: int
