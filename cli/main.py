@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
@@ -40,6 +41,15 @@ def fail(command: str, message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def root_cause(exc: BaseException) -> BaseException:
+    """The innermost cause: a dataflow wraps the real error in a BytewaxRuntimeError."""
+    seen = set()
+    while exc.__cause__ is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        exc = exc.__cause__
+    return exc
+
+
 def guarded(command: str) -> Callable[[F], F]:
     """Turn exceptions into the one-line error convention (tracebacks with --debug)."""
 
@@ -52,16 +62,16 @@ def guarded(command: str) -> Callable[[F], F]:
                 raise  # TyperException: usage errors (BadParameter) exit 2 via typer
             except KeyboardInterrupt:
                 raise fail(command, "interrupted", 130) from None
-            except MMError as exc:
-                if _state["debug"]:
-                    raise
-                raise fail(command, str(exc)) from None
             except Exception as exc:
                 if _state["debug"]:
                     raise
+                root = root_cause(exc)
+                if isinstance(root, MMError):
+                    raise fail(command, str(root)) from None
+                text = str(root).strip().splitlines()[0] if str(root).strip() else ""
                 raise fail(
                     command,
-                    f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for a traceback)",
+                    f"unexpected {type(root).__name__}: {text} (rerun with --debug for a traceback)",
                 ) from None
 
         return inner  # type: ignore[return-value]
@@ -70,7 +80,11 @@ def guarded(command: str) -> Callable[[F], F]:
 
 
 def emit_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, default=str))
+    try:
+        print(json.dumps(data, indent=2, default=str))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `mm ... --json | head`: the reader left; not an error
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps interpreter shutdown quiet
 
 
 @app.callback()
@@ -213,12 +227,10 @@ def demo_cmd(
     print(f"== backtest -> {out}")
     summary = run_backtest(lake, "binance-usdm", "BTCUSDT", out, force=True)
     print(format_summary(summary, out))
-    try:
-        from warehouse.report import write_report
-    except ImportError:
-        return
-    html = write_report(out)
-    print(f"== report\n  {html}")
+    from warehouse.report import run_report
+
+    result = run_report(out)
+    print(f"== report\n  {result.out}  ({result.plots} plots; self-contained, works offline)")
 
 
 def _load_command_modules() -> None:

@@ -100,3 +100,10 @@ class Fill:
     exch_ts: int
     recv_ts: int
     exec_id: str = ""
+
+
+@dataclass(slots=True)
+class Tick:
+    """A timer event (live): lets the trader act when the market is quiet."""
+
+    ts: int

@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from connectors.bybit.log import event, get_logger, protect
+from core.log import event, get_logger, protect
 from core.errors import ConfigError
 
 log = get_logger(__name__)

@@ -34,7 +34,7 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from connectors.bybit import codec
 from connectors.bybit.config import BybitConfig, load_bybit_config
 from connectors.bybit.instruments import BybitInstruments
-from connectors.bybit.log import event, get_logger
+from core.log import event, get_logger
 from connectors.bybit.rest import BybitRest
 from connectors.bybit.ws import ReconnectingWs, WsSettings
 from connectors.rows import ROW_BITS, rows_to_events

@@ -43,7 +43,7 @@ from connectors.bybit.errors import (
     action_for,
     reject_reason,
 )
-from connectors.bybit.log import event, get_logger
+from core.log import event, get_logger
 from connectors.bybit.ratelimit import DEFAULT_LIMITS, SPOT_LIMITS, RateLimiter
 from connectors.bybit.records import PositionUpdate
 from connectors.bybit.rest import BybitRest, RestResponse

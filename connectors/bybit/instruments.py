@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from connectors.bybit.errors import BybitError
-from connectors.bybit.log import event, get_logger
+from core.log import event, get_logger
 from connectors.bybit.rest import BybitRest
 from core.errors import MMError
 from core.instruments import InstrumentSpec

@@ -27,7 +27,7 @@ from connectors.bybit import codec
 from connectors.bybit.auth import ws_auth_message
 from connectors.bybit.config import BybitConfig, load_bybit_config
 from connectors.bybit.instruments import BybitInstruments
-from connectors.bybit.log import event, get_logger, protect
+from core.log import event, get_logger, protect
 from connectors.bybit.records import PrivateReset
 from connectors.bybit.rest import BybitRest
 from connectors.bybit.ws import ReconnectingWs, SessionFailed, WsSettings

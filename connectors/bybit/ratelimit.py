@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from connectors.bybit.log import event, get_logger
+from core.log import event, get_logger
 
 log = get_logger(__name__)
 

@@ -22,7 +22,7 @@ from pybit.unified_trading import HTTP
 
 from connectors.bybit.config import BybitConfig
 from connectors.bybit.errors import BybitTransportError, ErrorAction, action_for_http
-from connectors.bybit.log import event, get_logger, protect
+from core.log import event, get_logger, protect
 
 log = get_logger(__name__)
 

@@ -29,7 +29,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from connectors.bybit.config import BybitConfig
-from connectors.bybit.log import event, get_logger
+from core.log import event, get_logger
 
 log = get_logger(__name__)
 # websockets logs every frame at DEBUG, the auth frame (key, signature) included: give it

@@ -18,7 +18,7 @@ from fake_bybit import FakeBybit
 
 from connectors.bybit.data import BybitPublicSource, PublicFeed, _PublicPartition
 from connectors.bybit.instruments import BybitInstruments, spec_from_info
-from connectors.bybit.log import event, format_event
+from core.log import event, format_event
 from connectors.bybit.rest import BybitRest
 from core.errors import MMError
 from core.events import Kind
@@ -105,7 +105,9 @@ def test_text_and_json_log_lines(
         event(log, logging.WARNING, "rate_limited", venue="bybit", group="create", block_s=0.8)
     [line] = [r.getMessage() for r in caplog.records]
     assert "\n" not in line
-    assert json.loads(line) == {
+    record = json.loads(line)
+    assert isinstance(record.pop("ts"), int) and record.pop("level") == "WARNING"
+    assert record == {
         "event": "rate_limited",
         "venue": "bybit",
         "group": "create",

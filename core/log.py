@@ -1,13 +1,13 @@
-"""Structured logs for the Bybit connector: one event per line, never a secret.
+"""Structured logs: one event per line, never a secret (used by every process and venue).
 
 ``event(log, logging.WARNING, "ws_reconnect", venue="bybit", delay_s=1.5)`` writes
 ``ws_reconnect venue=bybit delay_s=1.5``, or a JSON object per line when
 ``MM_LOG_FORMAT=json``. The format is built into the message itself so it holds under
 any handler the process installs (and under pytest's caplog).
 
-Secrets are kept out twice: nothing in this package logs a key, a signature or a
-request header, and every logger obtained here carries a filter that masks any
-registered secret value should one slip into a message (including pybit's own logger).
+Secrets are kept out twice: nothing logs a key, a signature or a request header, and
+every logger obtained here carries a filter that masks any registered secret value
+should one slip into a message (including pybit's and websockets' own loggers).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from typing import Any
 
 from pydantic import SecretStr
@@ -73,6 +74,23 @@ def get_logger(name: str) -> logging.Logger:
     return lg
 
 
+def setup_logging(level: int = logging.INFO) -> None:
+    """Process-wide: one line per event on stderr, with time and level in text mode
+    (in JSON mode each message already is a JSON object, timestamped by ``event``)."""
+    root = logging.getLogger()
+    if any(getattr(h, "_mm_handler", False) for h in root.handlers):
+        return
+    handler = logging.StreamHandler()
+    handler._mm_handler = True  # type: ignore[attr-defined]
+    fmt = "%(message)s" if json_mode() else "%(asctime)s %(levelname)-7s %(message)s"
+    handler.setFormatter(logging.Formatter(fmt))
+    handler.addFilter(_REDACT)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in _THIRD_PARTY:
+        logging.getLogger(name).addFilter(_REDACT)
+
+
 def json_mode() -> bool:
     return os.environ.get("MM_LOG_FORMAT", "text").strip().lower() == "json"
 
@@ -92,4 +110,6 @@ def format_event(name: str, fields: dict[str, Any]) -> str:
 def event(logger: logging.Logger, level: int, name: str, **fields: Any) -> None:
     """Log one structured event (cheap no-op when the level is disabled)."""
     if logger.isEnabledFor(level):
+        if json_mode():
+            fields = {"ts": time.time_ns(), "level": logging.getLevelName(level), **fields}
         logger.log(level, format_event(name, fields))

@@ -1,0 +1,94 @@
+"""`mm sql`: the real command in a subprocess for errors, in-process for the formats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+
+MM = Path(sys.executable).with_name("mm")
+
+
+def mm(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(MM), *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def test_bad_sql_is_a_one_line_error(hand_run: Path, tmp_path: Path) -> None:
+    r = mm("sql", "SELEC * FROM fills", "--run", str(hand_run), cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stdout == ""
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("mm sql: error: Parser Error: syntax error at or near")
+
+
+def test_missing_lake_is_a_one_line_error(tmp_path: Path) -> None:
+    r = mm("sql", "SELECT * FROM trades", "--lake", str(tmp_path / "nope"), cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr.splitlines() == [
+        f"mm sql: error: lake {tmp_path / 'nope'} does not exist "
+        "(import data first with `mm import`, or fix --lake)"
+    ]
+
+
+def test_default_lake_must_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no data/lake here, and no --lake / --run given
+    res = CliRunner().invoke(app, ["sql", "SELECT 1"])
+    assert res.exit_code == 1
+    assert "mm sql: error: lake data/lake does not exist" in res.output
+    assert "pass --lake DIR / --run RUN_DIR" in res.output
+
+
+def test_sql_formats(hand_run: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    q = "SELECT client_id, side, markout_1s FROM markouts ORDER BY seq"
+    res = runner.invoke(app, ["sql", q, "--run", str(hand_run), "--format", "csv"])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader(io.StringIO(res.output)))
+    assert [(r["client_id"], r["markout_1s"]) for r in rows] == [
+        ("c1", "1"),
+        ("c2", "0.25"),
+        ("c6", "-0.25"),
+    ]
+    res = runner.invoke(app, ["sql", q, "--run", str(hand_run), "--json"])
+    assert json.loads(res.output) == [
+        {"client_id": "c1", "side": 1, "markout_1s": 1.0},
+        {"client_id": "c2", "side": -1, "markout_1s": 0.25},  # -1 x (100 - 100.5) x 0.5
+        {"client_id": "c6", "side": -1, "markout_1s": -0.25},  # -1 x (101 - 100.5) x 0.5
+    ]
+    res = runner.invoke(app, ["sql", q, "--run", str(hand_run)])
+    assert res.output.splitlines()[0].split() == ["client_id", "side", "markout_1s"]
+    assert res.output.splitlines()[-1] == "(3 rows)"
+    res = runner.invoke(app, ["sql", q, "--run", str(hand_run), "--max-rows", "1"])
+    assert "(3 rows, 2 not shown" in res.output
+    out = tmp_path / "m.parquet"
+    res = runner.invoke(
+        app, ["sql", q, "--run", str(hand_run), "--format", "parquet", "--out", str(out)]
+    )
+    assert res.exit_code == 0
+    assert pq.read_table(out).column("client_id").to_pylist() == ["c1", "c2", "c6"]
+    res = runner.invoke(app, ["sql", q, "--run", str(hand_run), "--format", "parquet"])
+    assert res.exit_code == 2  # bad usage: parquet needs --out
+    res = runner.invoke(app, ["sql", q, "--run", str(hand_run), "--format", "xml"])
+    assert res.exit_code == 2
+
+
+def test_sql_without_query_lists_views(hand_run: Path) -> None:
+    runner = CliRunner()
+    res = runner.invoke(app, ["sql", "--run", str(hand_run)])
+    assert res.exit_code == 0
+    assert "  attribution " in res.output and "markout_60s_bps DOUBLE" in res.output
+    assert "views without data" in res.output and "trades" in res.output
+    res = runner.invoke(app, ["sql", "--run", str(hand_run), "--json"])
+    d = json.loads(res.output)
+    assert d["views"]["fill_rates"]["columns"]["fills_per_quote_second"] == "DOUBLE"
+    assert d["missing"]["trades"] == "no lake attached (pass --lake)"

@@ -1,0 +1,211 @@
+"""Compaction: same rows before and after, idempotent, and no row lost when it crashes."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+from wh_data import SPEC, T0, frame
+
+import warehouse.compact as compact
+from core.errors import LakeError
+from core.lake import data_files
+from warehouse.compact import JOURNAL, compact_lake, plan_groups
+from warehouse.lake_writer import write_instrument, write_rows
+
+S = 10**9
+DAY = 86_400 * S
+
+
+def _trades(start: int, n: int, day: int = 0) -> pl.DataFrame:
+    rows = [
+        {"recv_ts": T0 + day * DAY + (start + i) * S, "exch_ts": T0 + day * DAY + (start + i) * S,
+         "ord": start + i, "trade_id": f"d{day}-{start + i}", "price": 200 + (start + i) % 7,
+         "qty": 1 + i, "side": 1 if i % 2 else -1}
+        for i in range(n)
+    ]  # fmt: skip
+    return frame("trades", rows)
+
+
+def _book(start: int, n: int) -> pl.DataFrame:
+    rows = [
+        {"recv_ts": T0 + (start + i) * S, "exch_ts": T0 + (start + i) * S, "ord": start + i,
+         "seq": start + i, "prev_seq": start + i - 1, "first_seq": start + i, "kind": 2,
+         "side": 1 if i % 2 else -1, "price": 200 + i, "qty": i, "flags": 3}
+        for i in range(n)
+    ]  # fmt: skip
+    return frame("book_deltas", rows)
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Path:
+    """Two days of trades and a day of book deltas, written in many small flushes."""
+    root = tmp_path / "lake"
+    write_instrument(root, SPEC)
+    for k in range(6):  # 6 files on day 0, 6 on day 1
+        for day in (0, 1):
+            write_rows(root, "trades", SPEC.venue, SPEC.symbol, _trades(10 * k, 3 + k, day))
+        write_rows(root, "book_deltas", SPEC.venue, SPEC.symbol, _book(10 * k, 4))
+    return root
+
+
+def snapshot(root: Path) -> dict[str, pl.DataFrame]:
+    """Every row of every table (with its partition), in a canonical order."""
+    out = {}
+    for table in ("trades", "book_deltas"):
+        parts = []
+        for d in sorted((root / table).glob("venue=*/symbol=*/date=*")):
+            for f in data_files(d):
+                parts.append(
+                    pl.from_arrow(pq.read_table(f)).with_columns(pl.lit(d.name).alias("part"))
+                )
+        if parts:
+            df = pl.concat(parts)
+            out[table] = df.sort(df.columns)
+    return out
+
+
+def files(root: Path) -> dict[str, float]:
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*.parquet")}
+
+
+def test_compaction_keeps_every_row_once_and_rerun_is_a_no_op(lake: Path) -> None:
+    before = snapshot(lake)
+    assert len(list((lake / "trades").rglob("*.parquet"))) == 12
+    r = compact_lake(lake)
+    assert (r.partitions, r.partitions_compacted) == (3, 3)
+    assert (r.files_before, r.files_after) == (18, 3)
+    assert r.rows_rewritten == 2 * sum(3 + k for k in range(6)) + 6 * 4  # 2 x 33 + 24 = 90
+    after = snapshot(lake)
+    for table in before:
+        assert after[table].height == before[table].height
+        assert after[table].equals(before[table])
+    for d in (lake / "trades").glob("venue=*/symbol=*/date=*"):
+        (f,) = data_files(d)
+        ts = pq.read_table(f).column("recv_ts").to_pylist()
+        assert ts == sorted(ts)  # merged files are in the table's order
+    assert not list(lake.rglob(JOURNAL))
+    state = files(lake)
+    again = compact_lake(lake)
+    assert again.partitions_compacted == 0 and again.rows_rewritten == 0
+    assert files(lake) == state  # nothing rewritten, renamed or touched
+
+
+def test_groups_respect_target_rows(lake: Path) -> None:
+    # five small files of 2, 2, 2, 2, 2 rows with target 6: [2 2 2] + [2 2]
+    fs = [Path(f"f{i}") for i in range(5)]
+    assert plan_groups(fs, [2] * 5, 3, 6) == [fs[:3], fs[3:]]
+    # big files are left alone and a lone small file is not "merged" with itself
+    assert plan_groups(fs[:3], [10, 2, 10], 3, 6) == []
+    assert plan_groups(fs[:3], [2, 10, 2], 3, 6) == [[fs[0], fs[2]]]
+    with pytest.raises(LakeError, match="target_rows >= 2 x small_rows"):
+        compact_lake(lake, small_rows=5, target_rows=9)
+    before = snapshot(lake)
+    r = compact_lake(lake, small_rows=5, target_rows=10)  # trades files: 3 4 5 6 7 8 rows
+    # trades per day: [3 4] merged, 5 6 7 8 kept -> 5 files; book: six 4-row files -> 3 x [4 4]
+    assert r.files_after == 2 * 5 + 3
+    assert snapshot(lake)["trades"].equals(before["trades"])
+    assert compact_lake(lake, small_rows=5, target_rows=10).partitions_compacted == 0
+
+
+def _crash_at_fsync(monkeypatch: pytest.MonkeyPatch, call: int) -> None:
+    """Make the ``call``-th directory fsync of the next merge raise, like a power cut."""
+    real = compact._fsync_dir
+    seen = {"n": 0}
+
+    def fsync(directory: Path) -> None:
+        seen["n"] += 1
+        if seen["n"] == call:
+            raise OSError("simulated crash")
+        real(directory)
+
+    monkeypatch.setattr(compact, "_fsync_dir", fsync)
+
+
+def _rows(root: Path) -> int:
+    tables = ("trades", "book_deltas")
+    return sum(
+        pq.ParquetFile(f).metadata.num_rows for t in tables for f in (root / t).rglob("*.parquet")
+    )
+
+
+def test_crash_after_the_merged_file_is_written_loses_nothing(
+    lake: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = snapshot(lake)
+    n = _rows(lake)
+    _crash_at_fsync(monkeypatch, 2)  # 1 = journal written, 2 = merged file renamed in
+    with pytest.raises(OSError, match="simulated crash"):
+        compact_lake(lake)
+    monkeypatch.undo()
+    (d,) = [p.parent for p in lake.rglob(JOURNAL)]
+    journal = json.loads((d / JOURNAL).read_text())
+    assert (d / journal["new"]).is_file() and all((d / f).is_file() for f in journal["old"])
+    (d / journal["old"][0]).unlink()  # ... and the crash came after the first old file went
+    assert _rows(lake) > n  # readers see duplicates until the next run, never a lost row
+    r = compact_lake(lake)
+    assert r.recovered == [str(d.relative_to(lake))]
+    after = snapshot(lake)
+    assert all(after[t].equals(before[t]) for t in before)
+    assert not list(lake.rglob(JOURNAL))
+
+
+def test_crash_before_the_merged_file_is_committed_loses_nothing(
+    lake: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = snapshot(lake)
+    state = files(lake)
+
+    def boom(table: object, path: Path) -> None:
+        raise OSError("simulated crash while writing")
+
+    monkeypatch.setattr(compact, "atomic_write_parquet", boom)
+    with pytest.raises(OSError, match="simulated crash"):
+        compact_lake(lake)
+    monkeypatch.undo()
+    assert files(lake) == state  # only the hidden journal was added
+    assert len(list(lake.rglob(JOURNAL))) == 1
+    r = compact_lake(lake)
+    assert len(r.recovered) == 1 and r.partitions_compacted == 3
+    after = snapshot(lake)
+    assert all(after[t].equals(before[t]) for t in before)
+
+
+def test_retention_drops_old_partitions_only(lake: Path) -> None:
+    before = snapshot(lake)
+    dry = compact_lake(lake, drop_before=date(2024, 8, 9), dry_run=True)
+    assert dry.dropped == [
+        "book_deltas/venue=binance-usdm/symbol=TESTUSDT/date=2024-08-08",
+        "trades/venue=binance-usdm/symbol=TESTUSDT/date=2024-08-08",
+    ]
+    assert snapshot(lake)["trades"].equals(before["trades"])  # a dry run changes nothing
+    compact_lake(lake, drop_before=date(2024, 8, 9))
+    left = snapshot(lake)["trades"]
+    assert set(left["part"]) == {"date=2024-08-09"}
+    assert left.equals(before["trades"].filter(pl.col("part") == "date=2024-08-09"))
+    assert not list((lake / "book_deltas").rglob("*.parquet"))
+
+
+def test_one_compactor_at_a_time(lake: Path) -> None:
+    with open(lake / compact.LOCK, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(LakeError, match="another mm compact is running"):
+            compact_lake(lake)
+
+
+def test_mm_compact_command(lake: Path) -> None:
+    from cli.main import app
+
+    res = CliRunner().invoke(app, ["compact", "--lake", str(lake), "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert (out["files_before"], out["files_after"]) == (18, 3)
+    res = CliRunner().invoke(app, ["compact", "--lake", str(lake)])
+    assert res.exit_code == 0
+    assert "3 partitions, 0 compacted: 3 files -> 3" in res.output
