@@ -41,7 +41,9 @@ class Settings(BaseSettings):
         validate_default=True,
     )
 
-    mode: Literal["backtest", "paper", "live"] = "backtest"
+    mode: Literal["live", "paper"] = Field(
+        "live", description="flows.live_mm: live orders or paper (sim)"
+    )
     network: Literal["testnet", "mainnet"] = "testnet"
     venue: str = "bybit"
     symbols: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -52,6 +54,10 @@ class Settings(BaseSettings):
     params_file: Path | None = None
     log_format: Literal["text", "json"] = "text"
     workers: int = Field(1, ge=1)
+    depth: int = Field(50, ge=1, description="live order book depth (Bybit: 1, 50, 200, 500)")
+    flush_interval_s: float = Field(
+        10.0, gt=0, description="live/paper: write run tables this often"
+    )
     params: StrategyParams = StrategyParams()
     overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

@@ -24,11 +24,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from core.events import Fill, Kind, OrderStatus, OrderUpdate
+from core.events import Fill, Kind, OrderStatus, OrderUpdate, Tick
 from core.instruments import InstrumentSpec
 from core.l2book import L2Book
 from core.orders import OrderAction
 from core.params import StrategyParams
+from core.timeutil import NS_PER_S
 from core.walk import BOOK_KINDS, Message, messages
 from operators.book.sync import book_sync_for
 from operators.features.imbalance import ImbalanceEMA
@@ -116,6 +117,8 @@ class Trader:
         self._last_mid_x2 = 0
         self._last_book_ts = 0
         self._last_state = RiskState.SAFE
+        self._next_status = 0
+        self.status_interval_ns = 10 * NS_PER_S
         self._quoting = False
         self._dirty = False
         # run statistics for the summary
@@ -271,6 +274,108 @@ class Trader:
                 }
             )
         self._pnl_row(now, out)
+
+    # -- live inputs -------------------------------------------------------------------
+    def on_item(self, item: Any) -> TraderOutput:
+        """Dispatch one input of the live flow's merged stream."""
+        if isinstance(item, np.ndarray):
+            return self.on_market(item)
+        if isinstance(item, Tick):
+            return self.on_timer(item.ts)
+        if isinstance(item, (OrderUpdate, Fill)):
+            return self.on_own([item], item.recv_ts)
+        handler = getattr(self, f"on_{type(item).__name__}", None)
+        if handler is not None:
+            return handler(item)
+        out = TraderOutput()
+        out.logs.append(
+            {"event": "unhandled_input", "inst": self.inst, "type": type(item).__name__}
+        )
+        return out
+
+    def on_timer(self, now: int) -> TraderOutput:
+        """Heartbeat: stale-book guard, venue responses (paper), PnL sampling, status line."""
+        out = TraderOutput()
+        if self.venue is not None:
+            self._wake_for_responses(now + 1, out)
+        stale_ns = int(self.params.risk.stale_book_ms * 1_000_000)
+        if self.sync.usable and self._last_book_ts and now - self._last_book_ts > stale_ns:
+            self.sync.force_out_of_sync(
+                f"stale book: no update for {(now - self._last_book_ts) / 1e9:.1f} s"
+            )
+            out.logs.append({"event": "book_stale", "inst": self.inst, "reason": self.sync.reason})
+            self._dirty = True
+        if now >= self._next_pnl and self._last_mid_x2:
+            self._pnl_row(now, out)
+            self._next_pnl = (now // self._pnl_interval + 1) * self._pnl_interval
+        if self._dirty or self.params.quote.max_order_age_s > 0:
+            self._decide(now, out)
+        if now >= self._next_status:
+            self._next_status = now + self.status_interval_ns
+            out.logs.append(self.status(now))
+        return self._take_fills(out)
+
+    def status(self, now: int) -> dict[str, Any]:
+        """One line per symbol: mid, spread, position, PnL, risk state."""
+        inv = self.inventory
+        mid_x2 = self._last_mid_x2
+        spread = self.book.spread() if self.sync.usable else None
+        pnl = float(inv.total_units(mid_x2)) * self._tick * self._lot if mid_x2 else 0.0
+        return {
+            "event": "status",
+            "inst": self.inst,
+            "mid": str(self.spec.tick_size * mid_x2 / 2) if mid_x2 else None,
+            "spread_ticks": spread,
+            "position": str(self.spec.lots_to_size(inv.position)),
+            "pnl": round(pnl, 6),
+            "risk": self.risk.state.name,
+            "book": "ok" if self.sync.usable else self.sync.reason,
+            "open_orders": self.orders.live_count(),
+        }
+
+    def seed_position(self, qty: int, entry_price: Any) -> None:
+        """Start from the venue's position (start-up reconciliation), priced at its entry."""
+        if qty == 0:
+            return
+        entry_ticks = self.spec.round_price(entry_price, 1 if qty > 0 else -1)
+        self.inventory.on_fill(1 if qty > 0 else -1, entry_ticks, abs(qty), 0, False)
+
+    def on_PositionUpdate(self, p: Any) -> TraderOutput:
+        """The venue's position: if ours differs (missed fills), book the difference at mark."""
+        out = TraderOutput()
+        diff = p.qty - self.inventory.position
+        if diff:
+            mark = self.spec.round_price(p.mark_price, 1 if diff > 0 else -1)
+            self.inventory.on_fill(1 if diff > 0 else -1, mark, abs(diff), 0, False)
+            out.logs.append(
+                {
+                    "event": "position_reconciled",
+                    "inst": self.inst,
+                    "venue_qty": p.qty,
+                    "booked_lots": diff,
+                    "at": str(p.mark_price),
+                }
+            )
+            self._dirty = True
+            self._decide(p.recv_ts, out)
+        return out
+
+    def on_PrivateReset(self, r: Any) -> TraderOutput:
+        """Own-order messages may have been missed: cancel everything, forget local orders,
+        ask for the venue's position, and quote afresh."""
+        out = TraderOutput()
+        out.logs.append({"event": "private_reset", "inst": self.inst, "reason": r.reason})
+        out.actions.append(self.orders.reset_all(r.recv_ts, "reconcile after private stream reset"))
+        self._quoting = False
+        self._dirty = True
+        return out
+
+    def on_DcpStatus(self, d: Any) -> TraderOutput:
+        out = TraderOutput()
+        out.logs.append(
+            {"event": "dcp", "inst": self.inst, "status": d.status, "window_s": d.time_window_s}
+        )
+        return out
 
     # -- features ------------------------------------------------------------------------
     def _update_features(self, now: int) -> None:
@@ -449,8 +554,15 @@ class Trader:
                 {
                     "event": "quotes",
                     "inst": self.inst,
-                    "bids": [str(self.spec.ticks_to_price(q.price)) for q in qs.bids],
-                    "asks": [str(self.spec.ticks_to_price(q.price)) for q in qs.asks],
+                    "bids": ",".join(
+                        f"{self.spec.ticks_to_price(q.price)}x{self.spec.lots_to_size(q.qty)}"
+                        for q in qs.bids
+                    ),
+                    "asks": ",".join(
+                        f"{self.spec.ticks_to_price(q.price)}x{self.spec.lots_to_size(q.qty)}"
+                        for q in qs.asks
+                    ),
+                    "risk": self.risk.state.name,
                 }
             )
 

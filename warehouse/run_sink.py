@@ -9,6 +9,8 @@ from __future__ import annotations
 import fcntl
 import json
 import math
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +34,33 @@ def rows_to_frame(table: str, rows: list[tuple]) -> Any:
     return pl.from_arrow(pa.Table.from_arrays(arrays, schema=schema))
 
 
+_OPEN: list[_RunPartition] = []  # live partitions of this process, for a flush at shutdown
+_OPEN_LOCK = threading.Lock()
+
+
+def flush_all_run_sinks() -> None:
+    """Write every buffered row now (live shutdown: nothing recorded may be lost)."""
+    with _OPEN_LOCK:
+        parts = list(_OPEN)
+    for p in parts:
+        p.flush()
+
+
 class _RunPartition(StatefulSinkPartition[TraderOutput, None]):
-    def __init__(self, out_dir: Path, inst: str, flush_rows: int) -> None:
+    def __init__(
+        self, out_dir: Path, inst: str, flush_rows: int, flush_interval_s: float | None
+    ) -> None:
         self.out_dir = out_dir
         self.inst = inst
         self.venue, self.symbol = split_instrument_id(inst)
         self.flush_rows = flush_rows
+        self.flush_interval = flush_interval_s
         self.buffers: dict[str, list[tuple]] = {t: [] for t in RUN_TABLES}
         self.pending = 0
+        self._lock = threading.Lock()
+        self._last_flush = time.monotonic()
+        with _OPEN_LOCK:
+            _OPEN.append(self)
 
     def write_batch(self, values: list[TraderOutput]) -> None:
         for out in values:
@@ -50,15 +71,23 @@ class _RunPartition(StatefulSinkPartition[TraderOutput, None]):
                     self.pending += len(rows)
             if out.summary is not None:
                 write_summary(self.out_dir, self.inst, out.summary)
-        if self.pending >= self.flush_rows:
+        due = (
+            self.flush_interval is not None
+            and time.monotonic() - self._last_flush >= self.flush_interval
+        )
+        if self.pending >= self.flush_rows or (due and self.pending):
             self.flush()
 
     def flush(self) -> None:
-        for table, rows in self.buffers.items():
-            if rows:
-                write_rows(self.out_dir, table, self.venue, self.symbol, rows_to_frame(table, rows))
-                rows.clear()
-        self.pending = 0
+        with self._lock:
+            for table, rows in self.buffers.items():
+                if rows:
+                    write_rows(
+                        self.out_dir, table, self.venue, self.symbol, rows_to_frame(table, rows)
+                    )
+                    rows.clear()
+            self.pending = 0
+            self._last_flush = time.monotonic()
 
     def snapshot(self) -> None:
         self.flush()
@@ -66,13 +95,22 @@ class _RunPartition(StatefulSinkPartition[TraderOutput, None]):
 
     def close(self) -> None:
         self.flush()
+        with _OPEN_LOCK:
+            if self in _OPEN:
+                _OPEN.remove(self)
 
 
 class RunSink(FixedPartitionedSink[TraderOutput, None]):
     def __init__(
-        self, out_dir: str | Path, instruments: list[str], flush_rows: int = 200_000
+        self,
+        out_dir: str | Path,
+        instruments: list[str],
+        flush_rows: int = 200_000,
+        flush_interval_s: float | None = None,
     ) -> None:
+        """``flush_interval_s``: live runs never end, so write at least this often."""
         self.out_dir = Path(out_dir)
+        self.flush_interval_s = flush_interval_s
         # Bytewax numbers sink partitions in sorted order of their names
         self.instruments = sorted(set(instruments))
         self.flush_rows = flush_rows
@@ -84,7 +122,7 @@ class RunSink(FixedPartitionedSink[TraderOutput, None]):
         return self.instruments.index(item_key)
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _RunPartition:
-        return _RunPartition(self.out_dir, for_part, self.flush_rows)
+        return _RunPartition(self.out_dir, for_part, self.flush_rows, self.flush_interval_s)
 
 
 def _clean(value: Any) -> Any:

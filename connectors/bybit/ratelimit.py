@@ -106,7 +106,9 @@ class RateLimiter:
             wait = self.wait_time(group, cost)
             if wait <= 0:
                 break
-            event(log, logging.INFO, "rate_limit_wait", venue="bybit", group=group, cost=cost,
+            # pacing within the budget is routine; a long wait is worth a line
+            level = logging.INFO if wait >= 0.5 else logging.DEBUG
+            event(log, level, "rate_limit_wait", venue="bybit", group=group, cost=cost,
                   wait_s=round(wait, 4))  # fmt: skip
             self.sleep(wait)
             waited += wait

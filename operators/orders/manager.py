@@ -304,7 +304,11 @@ class OrderManager:
         if u.status == OrderStatus.REJECTED:
             self.stats["rejected"] += 1
             # a post-only order that would take is cancelled by the venue (place or amend)
-            gone = "not found" in u.reason or "post-only" in u.reason or o.state == OrderState.PENDING_NEW
+            gone = (
+                "not found" in u.reason
+                or "post-only" in u.reason
+                or o.state == OrderState.PENDING_NEW
+            )
             if gone:
                 del self.orders[u.client_id]
             else:

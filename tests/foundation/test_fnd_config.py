@@ -41,7 +41,7 @@ def test_yaml_values_and_defaults(cwd: Path) -> None:
     s = load_settings(write(cwd / "c.yaml", YAML))
     assert (s.venue, s.workers, str(s.lake)) == ("yamlvenue", 3, "/yaml/lake")
     assert s.symbols == ["BTCUSDT", "ETHUSDT"]  # upper-cased
-    assert s.mode == "backtest" and s.network == "testnet"  # defaults: safe ones
+    assert s.mode == "live" and s.network == "testnet"  # defaults: testnet is the safe one
     assert s.params.quote.base_spread_bps == 4.0 and s.params.quote.levels == 3
 
 
@@ -111,7 +111,7 @@ def test_out_of_range_names_key(cwd: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert "[env MM_PARAMS__QUOTE__LEVELS]" in msg
     monkeypatch.delenv("MM_PARAMS__QUOTE__LEVELS")
     msg = _error(cwd, yaml_text="mode: lve\n")
-    assert msg.startswith("invalid config: mode: Input should be 'backtest', 'paper' or 'live'")
+    assert msg.startswith("invalid config: mode: Input should be 'live' or 'paper'")
     assert "[env MM_MODE]" in msg
 
 

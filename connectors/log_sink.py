@@ -1,0 +1,29 @@
+"""A Bytewax sink writing structured log events (one line each) for every item."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+
+from core.log import event, get_logger
+
+log = get_logger("mm.events")
+_WARN = {"risk_state", "book_stale", "private_reset", "position_reconciled", "unhandled_input"}
+
+
+class _LogPartition(StatelessSinkPartition[tuple[str, list[dict[str, Any]]]]):
+    def write_batch(self, items: list[tuple[str, list[dict[str, Any]]]]) -> None:
+        for _key, records in items:
+            for r in records:
+                fields = dict(r)
+                name = str(fields.pop("event", "event"))
+                event(log, logging.WARNING if name in _WARN else logging.INFO, name, **fields)
+
+
+class LogSink(DynamicSink[tuple[str, list[dict[str, Any]]]]):
+    """Items ``(key, [{"event": name, ...fields}, ...])``."""
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _LogPartition:
+        return _LogPartition()
