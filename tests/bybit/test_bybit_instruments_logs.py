@@ -18,11 +18,11 @@ from fake_bybit import FakeBybit
 
 from connectors.bybit.data import BybitPublicSource, PublicFeed, _PublicPartition
 from connectors.bybit.instruments import BybitInstruments, spec_from_info
-from core.log import event, format_event
 from connectors.bybit.rest import BybitRest
 from core.errors import MMError
 from core.events import Kind
 from core.instruments import InstrumentSpec
+from core.log import event, format_event
 
 RESET, SNAP = int(Kind.FEED_RESET), int(Kind.BOOK_SNAPSHOT)
 
