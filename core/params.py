@@ -97,6 +97,10 @@ class RiskParams(_Strict):
     stale_book_ms: float = Field(
         5000.0, gt=0, description="no quotes from a book older than this (live)"
     )
+    kill_file: str | None = Field(
+        None,
+        description="live/paper: if this file exists, the kill switch trips (cancel all, stop)",
+    )
 
 
 class OrderParams(_Strict):

@@ -18,6 +18,7 @@ Per venue message, in this order (a live bot's order of operations):
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -298,6 +299,11 @@ class Trader:
         out = TraderOutput()
         if self.venue is not None:
             self._wake_for_responses(now + 1, out)
+        kill_file = self.params.risk.kill_file
+        if kill_file and not self.risk.killed and os.path.exists(kill_file):
+            self.risk.kill(f"kill file {kill_file} present")
+            out.logs.append({"event": "kill_switch", "inst": self.inst, "reason": self.risk.reason})
+            self._dirty = True
         stale_ns = int(self.params.risk.stale_book_ms * 1_000_000)
         if self.sync.usable and self._last_book_ts and now - self._last_book_ts > stale_ns:
             self.sync.force_out_of_sync(

@@ -18,8 +18,8 @@ from urllib.parse import urlparse
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from core.log import event, get_logger, protect
 from core.errors import ConfigError
+from core.log import event, get_logger, protect
 
 log = get_logger(__name__)
 

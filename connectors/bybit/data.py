@@ -34,13 +34,13 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from connectors.bybit import codec
 from connectors.bybit.config import BybitConfig, load_bybit_config
 from connectors.bybit.instruments import BybitInstruments
-from core.log import event, get_logger
 from connectors.bybit.rest import BybitRest
 from connectors.bybit.ws import ReconnectingWs, WsSettings
 from connectors.rows import ROW_BITS, rows_to_events
 from core.errors import ConfigError
 from core.events import EVENT_DTYPE, FIRST, LAST, Kind
 from core.instruments import InstrumentSpec
+from core.log import event, get_logger
 
 log = get_logger(__name__)
 

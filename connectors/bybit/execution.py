@@ -43,13 +43,13 @@ from connectors.bybit.errors import (
     action_for,
     reject_reason,
 )
-from core.log import event, get_logger
 from connectors.bybit.ratelimit import DEFAULT_LIMITS, SPOT_LIMITS, RateLimiter
 from connectors.bybit.records import PositionUpdate
 from connectors.bybit.rest import BybitRest, RestResponse
 from core.errors import MalformedLine, MMError
 from core.events import BUY, OrderStatus, OrderUpdate
 from core.instruments import InstrumentSpec
+from core.log import event, get_logger
 from core.orders import ActionType, OrderAction
 
 log = get_logger(__name__)

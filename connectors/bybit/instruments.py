@@ -15,10 +15,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from connectors.bybit.errors import BybitError
-from core.log import event, get_logger
 from connectors.bybit.rest import BybitRest
 from core.errors import MMError
 from core.instruments import InstrumentSpec
+from core.log import event, get_logger
 
 log = get_logger(__name__)
 VENUE = "bybit"

@@ -27,12 +27,12 @@ from connectors.bybit import codec
 from connectors.bybit.auth import ws_auth_message
 from connectors.bybit.config import BybitConfig, load_bybit_config
 from connectors.bybit.instruments import BybitInstruments
-from core.log import event, get_logger, protect
 from connectors.bybit.records import PrivateReset
 from connectors.bybit.rest import BybitRest
 from connectors.bybit.ws import ReconnectingWs, SessionFailed, WsSettings
 from core.errors import MalformedLine
 from core.instruments import InstrumentSpec
+from core.log import event, get_logger, protect
 
 log = get_logger(__name__)
 

@@ -253,6 +253,12 @@ class OrderManager:
                 self.stats["canceled"] += 1
         return out
 
+    def reset_all(self, now: int, reason: str) -> OrderAction:
+        """Forget every local order and cancel all at the venue (its state may be unknown)."""
+        self.orders.clear()
+        self.stats["canceled"] += 1
+        return OrderAction(ActionType.CANCEL_ALL, self.inst, "", reason=reason)
+
     def flatten(
         self, position: int, best_bid: int, best_ask: int, now: int, reason: str
     ) -> OrderAction | None:
