@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -47,10 +46,11 @@ from connectors.log_sink import LogSink
 from connectors.sim.config import SimConfig
 from connectors.sim.venue import SimVenue
 from core.config import Settings, load_params_file, load_settings
-from core.errors import ConfigError, MMError
+from core.errors import ConfigError
 from core.instruments import InstrumentSpec
 from core.log import event, get_logger, setup_logging
 from core.params import StrategyParams
+from flows.entry import lazy_flow
 from operators.trader import Trader, TraderOutput
 from warehouse.run_sink import RunSink, flush_all_run_sinks
 
@@ -187,11 +187,4 @@ def flow_from_env() -> Dataflow:
     return build_live_flow(settings, cfg)
 
 
-def __getattr__(name: str) -> Dataflow:
-    if name != "flow":
-        raise AttributeError(name)
-    try:
-        return flow_from_env()
-    except MMError as exc:
-        print(f"live_mm: error: {exc}", file=sys.stderr)
-        raise SystemExit(1) from None
+__getattr__ = lazy_flow("live_mm", flow_from_env)

@@ -12,7 +12,6 @@ venue in place of the order gateway.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +32,7 @@ from core.instruments import InstrumentSpec, instrument_id, split_instrument_id
 from core.lake import read_instrument
 from core.params import StrategyParams
 from core.timeutil import parse_time
+from flows.entry import lazy_flow
 from operators.trader import Trader, TraderOutput
 from warehouse.lake_writer import write_instrument
 from warehouse.run_sink import RunSink
@@ -139,16 +139,6 @@ def flow_from_settings(settings: Settings | None = None) -> Dataflow:
     )
 
 
-def __getattr__(name: str) -> Dataflow:
-    if name != "flow":
-        raise AttributeError(name)
-    try:
-        return flow_from_settings()
-    except MMError as exc:
-        print(f"replay_backtest: error: {exc}", file=sys.stderr)
-        raise SystemExit(1) from None
-
-
 def kafka_backtest(
     bootstrap: str,
     lake: Path | None,
@@ -203,3 +193,6 @@ def kafka_backtest(
         "end_ns": end_ns,
     }
     return build_backtest_flow(source, specs, params, out_dir, meta)
+
+
+__getattr__ = lazy_flow("replay_backtest", flow_from_settings)

@@ -10,7 +10,6 @@ to; defaults to MM_LAKE).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import bytewax.operators as op
@@ -19,10 +18,10 @@ from bytewax.dataflow import Dataflow
 
 from connectors.replay.parquet_source import LakeReplaySource
 from core.config import Settings, load_settings
-from core.errors import MMError
 from core.instruments import instrument_id, split_instrument_id
 from core.lake import list_instruments, read_instrument
 from core.timeutil import parse_time
+from flows.entry import lazy_flow
 from operators.features.top_of_book import TopOfBook
 from warehouse.sinks import LakeSink
 
@@ -70,11 +69,4 @@ def flow_from_settings(settings: Settings | None = None) -> Dataflow:
     )
 
 
-def __getattr__(name: str) -> Dataflow:
-    if name != "flow":
-        raise AttributeError(name)
-    try:
-        return flow_from_settings()
-    except MMError as exc:
-        print(f"replay_book: error: {exc}", file=sys.stderr)
-        raise SystemExit(1) from None
+__getattr__ = lazy_flow("replay_book", flow_from_settings)

@@ -40,7 +40,7 @@ from operators.features.toxicity import ToxicityDetector
 from operators.features.volatility import Volatility
 from operators.inventory.tracker import Inventory, MarkoutTracker
 from operators.orders.manager import OrderManager
-from operators.quoting.engine import MarketView, QuoteEngine, QuoteSet
+from operators.quoting.engine import MarketView, QuoteEngine, QuoteLevel, QuoteSet
 from operators.risk.manager import RiskManager, RiskState
 
 FILL_COLUMNS = (
@@ -560,17 +560,18 @@ class Trader:
                 {
                     "event": "quotes",
                     "inst": self.inst,
-                    "bids": ",".join(
-                        f"{self.spec.ticks_to_price(q.price)}x{self.spec.lots_to_size(q.qty)}"
-                        for q in qs.bids
-                    ),
-                    "asks": ",".join(
-                        f"{self.spec.ticks_to_price(q.price)}x{self.spec.lots_to_size(q.qty)}"
-                        for q in qs.asks
-                    ),
+                    "bids": self._ladder(qs.bids),
+                    "asks": self._ladder(qs.asks),
                     "risk": self.risk.state.name,
                 }
             )
+
+    def _ladder(self, levels: list[QuoteLevel]) -> str:
+        """``price x size`` per level, as the venue would read them (for log lines)."""
+        spec = self.spec
+        return ",".join(
+            f"{spec.ticks_to_price(q.price)}x{spec.lots_to_size(q.qty)}" for q in levels
+        )
 
     def _order_row(
         self,

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
+from bytewax.outputs import StatefulSinkPartition
 
 from core.instruments import split_instrument_id
 from core.lake import RUN_TABLES, table_def
 from operators.trader import TraderOutput
 from warehouse.lake_writer import write_rows
+from warehouse.sinks import InstrumentSink
 
 SUMMARY_DIR = "summaries"
 
@@ -100,7 +101,7 @@ class _RunPartition(StatefulSinkPartition[TraderOutput, None]):
                 _OPEN.remove(self)
 
 
-class RunSink(FixedPartitionedSink[TraderOutput, None]):
+class RunSink(InstrumentSink):
     def __init__(
         self,
         out_dir: str | Path,
@@ -109,17 +110,10 @@ class RunSink(FixedPartitionedSink[TraderOutput, None]):
         flush_interval_s: float | None = None,
     ) -> None:
         """``flush_interval_s``: live runs never end, so write at least this often."""
+        super().__init__(instruments)
         self.out_dir = Path(out_dir)
         self.flush_interval_s = flush_interval_s
-        # Bytewax numbers sink partitions in sorted order of their names
-        self.instruments = sorted(set(instruments))
         self.flush_rows = flush_rows
-
-    def list_parts(self) -> list[str]:
-        return self.instruments
-
-    def part_fn(self, item_key: str) -> int:
-        return self.instruments.index(item_key)
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _RunPartition:
         return _RunPartition(self.out_dir, for_part, self.flush_rows, self.flush_interval_s)

@@ -7,6 +7,7 @@ idempotent lake writer, so a replayed or recovered flow never duplicates a row.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -49,24 +50,33 @@ class _LakeSinkPartition(StatefulSinkPartition[np.ndarray, None]):
         self.flush()
 
 
-class LakeSink(FixedPartitionedSink[np.ndarray, None]):
-    """Items ``(instrument id, structured array)`` -> ``{lake}/{table}/venue=/symbol=/date=/``."""
+class InstrumentSink(FixedPartitionedSink[Any, None]):
+    """A sink with one partition per instrument id, items routed by their key.
 
-    def __init__(
-        self, lake: str | Path, table: str, instruments: list[str], flush_rows: int = 500_000
-    ) -> None:
-        self.lake = Path(lake)
-        self.table = table
-        # Sorted: Bytewax indexes part_fn's result into the *sorted* global partition set,
-        # so an unsorted list would write one instrument's rows under another's path.
+    Sorted: Bytewax indexes part_fn's result into the *sorted* global partition set,
+    so an unsorted list would write one instrument's rows under another's path.
+    """
+
+    def __init__(self, instruments: list[str]) -> None:
         self.instruments = sorted(set(instruments))
-        self.flush_rows = flush_rows
 
     def list_parts(self) -> list[str]:
         return self.instruments
 
     def part_fn(self, item_key: str) -> int:
         return self.instruments.index(item_key)
+
+
+class LakeSink(InstrumentSink):
+    """Items ``(instrument id, structured array)`` -> ``{lake}/{table}/venue=/symbol=/date=/``."""
+
+    def __init__(
+        self, lake: str | Path, table: str, instruments: list[str], flush_rows: int = 500_000
+    ) -> None:
+        super().__init__(instruments)
+        self.lake = Path(lake)
+        self.table = table
+        self.flush_rows = flush_rows
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _LakeSinkPartition:
         return _LakeSinkPartition(self.lake, self.table, for_part, self.flush_rows)
