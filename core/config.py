@@ -73,7 +73,7 @@ class Settings(BaseSettings):
         return (
             init_settings,
             env_settings,
-            dotenv_settings,
+            _without_foreign(dotenv_settings),
             YamlConfigSettingsSource(settings_cls),
             file_secret_settings,
         )
@@ -113,6 +113,26 @@ class Settings(BaseSettings):
                 _describe(exc, prefix=("overrides", symbol.upper())),
                 "fix the per-symbol override",
             ) from None
+
+
+# MM_* groups owned by other settings classes (connectors.kafka.config): a .env file may
+# hold them, and they must not be reported as unknown keys of this one.
+FOREIGN_PREFIXES = ("kafka_", "record_")
+
+
+def _without_foreign(source: PydanticBaseSettingsSource) -> PydanticBaseSettingsSource:
+    class Filtered(PydanticBaseSettingsSource):
+        def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+            return source.get_field_value(field, field_name)
+
+        def __call__(self) -> dict[str, Any]:
+            return {
+                k: v
+                for k, v in source().items()
+                if not k.lower().removeprefix(ENV_PREFIX.lower()).startswith(FOREIGN_PREFIXES)
+            }
+
+    return Filtered(source.settings_cls)
 
 
 def _lower_keys(d: dict[str, Any]) -> dict[str, Any]:

@@ -167,3 +167,15 @@ def test_load_params_file_both_shapes(cwd: Path) -> None:
         load_params_file(write(cwd / "broken.yaml", "quote: [\n"))
     with pytest.raises(ConfigError, match="must be a mapping"):
         load_params_file(write(cwd / "list.yaml", "- 1\n"))
+
+
+def test_dotenv_may_hold_other_components_settings(cwd: Path) -> None:
+    # MM_KAFKA_* / MM_RECORD_* belong to connectors.kafka.config: not unknown keys here,
+    # while a typo of one of ours in the same file is still reported
+    (cwd / ".env").write_text(
+        "MM_KAFKA_BOOTSTRAP=localhost:9092\nMM_RECORD_DEPTH=50\nMM_SYMBOLS=BTCUSDT\n"
+    )
+    assert load_settings().symbols == ["BTCUSDT"]
+    (cwd / ".env").write_text("MM_KAFKA_BOOTSTRAP=localhost:9092\nMM_SYMBOLZ=BTCUSDT\n")
+    with pytest.raises(ConfigError, match=r"symbolz: Extra inputs are not permitted.*MM_SYMBOLZ"):
+        load_settings()

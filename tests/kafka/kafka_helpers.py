@@ -1,0 +1,43 @@
+"""Helpers for the Kafka tests: fill topics, read sample lines, flow subprocess env."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+from connectors.kafka import client as kc
+from connectors.kafka.sink import send_checked
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = REPO / "data" / "sample"
+BINANCE = SAMPLES / "binance-usdm_btcusdt_20240808.gz"
+BYBIT = SAMPLES / "bybit_xrpusdt_ob500_2024-12-01.data.gz"
+
+
+def produce(
+    bootstrap: str, topic: str, items: list[tuple[str, bytes]], partitions: int = 1
+) -> None:
+    """Create ``topic`` and write ``(key, value)`` items in order, acknowledged."""
+    adm = kc.admin(bootstrap, 5)
+    try:
+        kc.ensure_topic(adm, topic, partitions)
+    finally:
+        adm.close()
+    prod = kc.producer(bootstrap, 5)
+    try:
+        for i in range(0, len(items), 5000):
+            send_checked(prod, topic, partitions, items[i : i + 5000], 30)
+    finally:
+        prod.close()
+
+
+def sample_lines(path: Path, limit: int | None = None) -> list[bytes]:
+    with gzip.open(path, "rb") as fh:
+        lines = [line.strip() for line in fh if line.strip()]
+    return lines[:limit] if limit else lines
+
+
+def clean_env() -> dict[str, str]:
+    """The process environment without MM_* (for flow subprocesses)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("MM_")}
