@@ -159,7 +159,10 @@ def test_post_only_rejection_after_ack_ends_the_order() -> None:
     m = om()
     acts, _ = m.reconcile(quotes(ask=None), S, MID)
     ack(m, acts[0].client_id)
-    assert ack(m, acts[0].client_id, OrderStatus.REJECTED, reason="post-only would take liquidity") == "rejected"
+    assert (
+        ack(m, acts[0].client_id, OrderStatus.REJECTED, reason="post-only would take liquidity")
+        == "rejected"
+    )
     assert m.orders == {}
     acts, _ = m.reconcile(quotes(ask=None), 2 * S, MID)
     assert [(a.type, a.client_id) for a in acts] == [(ActionType.PLACE, "mmbt-2")]
