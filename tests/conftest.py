@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,17 +19,29 @@ BYBIT_SAMPLE = SAMPLE_DIR / "bybit_xrpusdt_ob500_2024-12-01.data.gz"
 HYPERLIQUID_SAMPLE = SAMPLE_DIR / "hyperliquid_btc_20250126.gz"
 
 
-@pytest.fixture(scope="session", autouse=True)
-def isolated_env(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """No test reads the user's MM_* settings, .env, Prefect home or terminal."""
+_PREFECT_HOME = Path(tempfile.mkdtemp(prefix="mm-test-prefect-"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Isolate the environment before any test module (or Prefect) is imported.
+
+    No test reads the user's MM_*/BYBIT_* settings, ~/.prefect, or a Prefect server.
+    Prefect reads its settings when imported, so this cannot wait for a fixture.
+    """
     for key in list(os.environ):
-        if key.startswith(("MM_", "BYBIT_", "HYPERLIQUID_")):
+        if key.startswith(("MM_", "BYBIT_", "HYPERLIQUID_", "PREFECT_")):
             del os.environ[key]
-    home = tmp_path_factory.mktemp("prefect_home")
-    os.environ["PREFECT_HOME"] = str(home)
-    os.environ.pop("PREFECT_API_URL", None)
+    os.environ["PREFECT_HOME"] = str(_PREFECT_HOME)  # flows run against a temporary local API
+    os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"  # its shutdown line outlives pytest's streams
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    # the temporary API migrates a fresh SQLite database at start: slow on a loaded machine
+    os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
     os.environ["MM_PROGRESS"] = "0"
     os.environ["PYTHONHASHSEED"] = "0"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_PREFECT_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
