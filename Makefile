@@ -32,8 +32,14 @@ lint: install
 format: install
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
-bench: install
+bench: install  ## every benchmark, numbers printed (no pass/fail)
 	$(BIN)/python -m bench.book
+	$(BIN)/python -m bench.features
+	$(BIN)/python -m bench.sim
+	$(BIN)/python -m bench.backtest
+	$(BIN)/python -m bench.warehouse
+	$(BIN)/python -m bench.kafka
+	$(BIN)/python -m bench.live_latency
 
 clean:
 	rm -rf $(VENV) data/lake runs .pytest_cache
