@@ -4,19 +4,30 @@ A REST call's outcome (an immediate reject, a rate-limit wait, a reconciled posi
 never appears on the venue's private stream, yet the trader must see it. The order sink
 puts outcomes on a process-local bus; a Bytewax source drains it into the trader's
 merged input, keyed by instrument. Live trading therefore runs as one process (any
-number of worker threads): the bus is not shared across processes.
+number of worker threads): the bus is not shared across processes. The shutdown
+sequence uses the same bus to tell each trader to stop (a Shutdown item).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
 Item = tuple[str, Any]
+
+
+@dataclass(slots=True)
+class Shutdown:
+    """The process is stopping: the trader decides nothing more and hands over its
+    last rows (the venue's orders are cancelled by the shutdown sequence itself)."""
+
+    reason: str
+    recv_ts: int
 
 
 class FeedbackBus:

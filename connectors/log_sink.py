@@ -10,7 +10,8 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from core.log import event, get_logger
 
 log = get_logger("mm.events")
-_WARN = {"risk_state", "book_stale", "private_reset", "position_reconciled", "unhandled_input"}
+_WARN = {"risk_state", "book_stale", "private_reset", "private_down", "position_reconciled",
+         "unhandled_input"}  # fmt: skip
 
 
 class _LogPartition(StatelessSinkPartition[tuple[str, list[dict[str, Any]]]]):

@@ -16,6 +16,13 @@ Both write quotes, orders, fills and PnL to the lake (MM_LAKE) exactly as a back
 writes its run directory, and log one line per event of interest plus a periodic
 status line per symbol. SIGINT/SIGTERM: stop sending, cancel every order, confirm,
 exit within 5 s. Live trading runs as one process (any number of worker threads).
+
+Shutdown runs on a thread of its own, never inside the signal handler: Bytewax runs
+the dataflow on the main thread, where the handler would interrupt a step half-way
+(a lake flush holding its lock, the trader between two updates). The dataflow keeps
+running meanwhile, so each trader receives a Shutdown item through the feedback bus,
+stops deciding and hands over its last rows (fills still waiting for markouts, a
+final PnL row, the summary), which are written to the lake before the process exits.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import bytewax.operators as op
@@ -41,36 +49,64 @@ from connectors.bybit.order_sink import WORKERS, BybitOrderSink, GatewayWorker
 from connectors.bybit.private import BybitPrivateSource
 from connectors.bybit.rest import BybitRest
 from connectors.clock import ClockSource
-from connectors.feedback import FeedbackSource, bus
+from connectors.feedback import FeedbackSource, Shutdown, bus
 from connectors.log_sink import LogSink
 from connectors.sim.config import SimConfig
 from connectors.sim.venue import SimVenue
 from core.config import Settings, load_params_file, load_settings
 from core.errors import ConfigError
-from core.instruments import InstrumentSpec
+from core.instruments import InstrumentSpec, split_instrument_id
+from core.lake import RUN_TABLES
 from core.log import event, get_logger, setup_logging
 from core.params import StrategyParams
 from flows.entry import lazy_flow
 from operators.trader import Trader, TraderOutput
-from warehouse.run_sink import RunSink, flush_all_run_sinks
+from warehouse.lake_writer import write_rows
+from warehouse.run_sink import RunSink, flush_all_run_sinks, rows_to_frame, write_summary
 
 log = get_logger("flows.live_mm")
 SHUTDOWN_BUDGET_S = 4.5  # the issue's bound is 5 s from the signal to exit
+# "{flow name}/{instrument}" -> set once that trader's last rows are in the lake
+FINISHED: dict[str, threading.Event] = {}
 
 
 class LiveTraderStep(StatefulLogic[tuple[str, Any], TraderOutput, Trader]):
     """The trader fed by the merged live inputs (market, private, feedback, clock)."""
 
-    def __init__(self, make: Callable[[str], Trader], resume: Trader | None) -> None:
+    def __init__(
+        self,
+        make: Callable[[str], Trader],
+        resume: Trader | None,
+        flow_name: str = "",
+        lake: Path | None = None,
+    ) -> None:
         self.make = make
         self.trader = resume
+        self.flow_name = flow_name
+        self.lake = lake
 
     def on_item(self, value: tuple[str, Any]) -> tuple[list[TraderOutput], bool]:
         inst, payload = value
+        if isinstance(payload, Shutdown):
+            return self._shutdown(inst, payload), StatefulLogic.RETAIN
         if self.trader is None:
             self.trader = self.make(inst)
         out = self.trader.on_item(payload)
         return ([] if out.empty() else [out]), StatefulLogic.RETAIN
+
+    def _shutdown(self, inst: str, item: Shutdown) -> list[TraderOutput]:
+        """The trader's last rows go straight to the lake: the process exits right after,
+        so they must not wait in a sink's buffer."""
+        logs: list[dict[str, Any]] = []
+        if self.trader is not None:
+            out = self.trader.on_item(item)
+            if self.lake is not None:
+                write_final_rows(self.lake, inst, out)
+            logs = out.logs
+        done = FINISHED.get(f"{self.flow_name}/{inst}")
+        if done is not None:
+            done.set()
+        return [TraderOutput(logs=logs)] if logs else []
 
     def notify_at(self) -> datetime | None:
         return None
@@ -108,7 +144,10 @@ def build_live_flow(settings: Settings, cfg: BybitConfig) -> Dataflow:
         "public", flow, BybitPublicSource(settings.symbols, settings.depth, True, cfg, specs)
     )
     clock = op.input("clock", flow, ClockSource(insts, interval_ms=1000))
-    inputs = [market, clock]
+    feedback = op.input("feedback", flow, FeedbackSource(flow_name, insts))  # + Shutdown
+    inputs = [market, clock, feedback]
+    for inst in insts:
+        FINISHED[f"{flow_name}/{inst}"] = threading.Event()
     gateway: BybitGateway | None = None
     positions: dict[str, Any] = {}
     run_tag = make_run_tag()
@@ -119,12 +158,12 @@ def build_live_flow(settings: Settings, cfg: BybitConfig) -> Dataflow:
         positions = report.positions
         WORKERS[flow_name] = GatewayWorker(gateway, bus(flow_name))
         inputs.append(op.input("private", flow, BybitPrivateSource(settings.symbols, cfg, specs)))
-        inputs.append(op.input("feedback", flow, FeedbackSource(flow_name, insts)))
 
     def make(inst: str) -> Trader:
         spec, p = by_inst[inst], params[inst]
         venue = SimVenue(spec, SimConfig.from_params(p)) if mode == "paper" else None
-        trader = Trader(spec, p, venue, run_tag=run_tag, log_quotes=True)
+        trader = Trader(spec, p, venue, run_tag=run_tag, log_quotes=True,
+                        wait_for_own_stream=mode == "live")  # fmt: skip
         pos = positions.get(inst)
         if pos is not None and pos.qty:
             trader.seed_position(pos.qty, pos.entry_price)
@@ -132,7 +171,9 @@ def build_live_flow(settings: Settings, cfg: BybitConfig) -> Dataflow:
 
     merged = op.merge("inputs", *inputs)
     keyed = op.map("tag", merged, lambda kv: (kv[0], kv))  # the step learns its instrument
-    outputs = op.stateful("trader", keyed, lambda resume: LiveTraderStep(make, resume))
+    outputs = op.stateful(
+        "trader", keyed, lambda resume: LiveTraderStep(make, resume, flow_name, settings.lake)
+    )
     op.output(
         "run", outputs, RunSink(settings.lake, insts, flush_interval_s=settings.flush_interval_s)
     )
@@ -147,37 +188,81 @@ def build_live_flow(settings: Settings, cfg: BybitConfig) -> Dataflow:
     return flow
 
 
+def write_final_rows(lake: Path, inst: str, out: TraderOutput) -> None:
+    """Write a trader's last output (all run tables, the summary) to the lake now."""
+    venue, symbol = split_instrument_id(inst)
+    for table in RUN_TABLES:
+        rows = getattr(out, table)
+        if rows:
+            write_rows(lake, table, venue, symbol, rows_to_frame(table, rows))
+    if out.summary is not None:
+        write_summary(lake, inst, out.summary)
+
+
+def stop_live(
+    flow_name: str,
+    gateway: BybitGateway | None,
+    insts: list[str],
+    budget_s: float = SHUTDOWN_BUDGET_S,
+    reason: str = "shutdown",
+) -> bool:
+    """Stop sending, cancel every order and confirm, let each trader hand over its last
+    rows, flush the lake. Call it off the dataflow's thread (the dataflow must keep
+    running to take the Shutdown items). True when the venue confirmed no open orders."""
+    t0 = time.monotonic()
+
+    def left() -> float:
+        return budget_s - (time.monotonic() - t0)
+
+    worker = WORKERS.get(flow_name)
+    if worker is not None:
+        worker.halt()
+    feedback = bus(flow_name)
+    now = time.time_ns()
+    for inst in insts:
+        feedback.put(inst, Shutdown(reason, now))
+    ok = True
+    if worker is not None and gateway is not None:
+        worker.wait_idle(max(0.0, min(0.5, left() - 2.0)))
+        ok = gateway.cancel_all_and_confirm(max(0.5, left() - 1.0), insts)
+    for inst in insts:
+        done = FINISHED.get(f"{flow_name}/{inst}")
+        if done is not None and not done.wait(max(0.0, left() - 0.5)):
+            event(log, logging.ERROR, "final_rows_missing", inst=inst)
+    try:
+        flush_all_run_sinks()
+    except Exception as exc:  # never block the exit on the lake
+        event(log, logging.ERROR, "flush_failed", error=str(exc))
+    return ok
+
+
 def install_shutdown(flow_name: str, gateway: BybitGateway | None, insts: list[str]) -> None:
-    """SIGINT/SIGTERM: stop sending, cancel all and confirm, flush the lake, exit (< 5 s)."""
+    """SIGINT/SIGTERM: stop_live on a thread of its own, then exit (< 5 s in all)."""
     if threading.current_thread() is not threading.main_thread():
         return  # tests build flows off the main thread; only a real process handles signals
-    done = threading.Event()
+    started = threading.Event()
 
-    def shutdown(signum: int, _frame: Any) -> None:
-        if done.is_set():
-            return
-        done.set()
+    def run(signame: str) -> None:
         t0 = time.monotonic()
-        event(log, logging.WARNING, "shutdown", signal=signal.Signals(signum).name)
-        ok = True
-        worker = WORKERS.get(flow_name)
-        if worker is not None and gateway is not None:
-            worker.halt()
-            worker.wait_idle(0.5)
-            ok = gateway.cancel_all_and_confirm(
-                SHUTDOWN_BUDGET_S - 1.0 - (time.monotonic() - t0), insts
-            )
+        event(log, logging.WARNING, "shutdown", signal=signame)
+        ok = False
         try:
-            flush_all_run_sinks()
-        except Exception as exc:  # never block the exit on the lake
-            event(log, logging.ERROR, "flush_failed", error=str(exc))
-        event(log, logging.INFO, "shutdown_complete", cancelled_all=ok,
-              seconds=round(time.monotonic() - t0, 3))  # fmt: skip
-        logging.shutdown()
-        os._exit(0 if ok else 1)
+            ok = stop_live(flow_name, gateway, insts, reason=f"signal {signame}")
+        finally:
+            event(log, logging.INFO, "shutdown_complete", cancelled_all=ok,
+                  seconds=round(time.monotonic() - t0, 3))  # fmt: skip
+            logging.shutdown()
+            os._exit(0 if ok else 1)
 
-    signal.signal(signal.SIGTERM, shutdown)
-    signal.signal(signal.SIGINT, shutdown)
+    def handler(signum: int, _frame: Any) -> None:
+        # the main thread runs the dataflow: do nothing here but hand over to a thread
+        if not started.is_set():
+            started.set()
+            name = signal.Signals(signum).name
+            threading.Thread(target=run, args=(name,), name="live-shutdown").start()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
 
 
 def flow_from_env() -> Dataflow:

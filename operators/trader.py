@@ -85,7 +85,10 @@ class Trader:
         venue: Venue | None = None,
         run_tag: str = "bt",
         log_quotes: bool = False,
+        wait_for_own_stream: bool = False,
     ) -> None:
+        """``wait_for_own_stream`` (live): quote only while the venue's private stream is
+        known to deliver our fills (PrivateReady / PrivateReset open it, PrivateDown shuts)."""
         self.spec = spec
         self.inst = spec.id
         self.params = params
@@ -122,6 +125,8 @@ class Trader:
         self.status_interval_ns = 10 * NS_PER_S
         self._quoting = False
         self._dirty = False
+        self._stopped = False  # live shutdown: decide nothing more
+        self._own_ready = not wait_for_own_stream
         # run statistics for the summary
         self.events = 0
         self.messages = 0
@@ -373,8 +378,45 @@ class Trader:
         out.logs.append({"event": "private_reset", "inst": self.inst, "reason": r.reason})
         out.actions.append(self.orders.reset_all(r.recv_ts, "reconcile after private stream reset"))
         self._quoting = False
+        self._own_ready = True
         self._dirty = True
         return out
+
+    def on_PrivateReady(self, r: Any) -> TraderOutput:
+        """Our fills are seen from now on: quoting may start."""
+        out = TraderOutput()
+        self._own_ready = True
+        self._decide(r.recv_ts, out)
+        return out
+
+    def on_PrivateDown(self, r: Any) -> TraderOutput:
+        """Fills would go unseen: pull every quote until the stream is back (PrivateReset)."""
+        out = TraderOutput()
+        out.logs.append({"event": "private_down", "inst": self.inst, "reason": r.reason})
+        self._own_ready = False
+        now = r.recv_ts
+        reason = f"private stream down: {r.reason}"
+        self._send(self.orders.cancel_all(now, reason, in_flight=True), now, out)
+        if self._quoting:
+            self._quoting = False
+            self._record_quotes(now, QuoteSet(), out)
+        return out
+
+    def on_Shutdown(self, s: Any) -> TraderOutput:
+        """Live shutdown (the flow cancels every order at the venue): decide nothing more,
+        record that nothing is quoted, and hand over what would otherwise be lost: fills
+        still waiting for their markouts (later horizons stay NaN), a last PnL row and
+        the run summary."""
+        out = TraderOutput()
+        self._stopped = True
+        if self._quoting:
+            self._quoting = False
+            self._record_quotes(s.recv_ts, QuoteSet(mid=self._last_mid_x2 / 2), out)
+        for row in self.markouts.flush():
+            self._emit_fill_row(row)
+        self._pnl_row(s.recv_ts, out)
+        out.summary = self.summary()
+        return self._take_fills(out)
 
     def on_DcpStatus(self, d: Any) -> TraderOutput:
         out = TraderOutput()
@@ -404,13 +446,16 @@ class Trader:
     # -- decision ------------------------------------------------------------------------
     def _decide(self, now: int, out: TraderOutput) -> None:
         self._dirty = False
+        if self._stopped or not self._own_ready:
+            return
         inv = self.inventory
         if not self.sync.usable or not self._last_mid_x2:
-            if self._quoting:  # stale, crossed or out-of-sync book: quote nothing
+            # stale, crossed or out-of-sync book: quote nothing, and cancel whatever rests,
+            # in-flight orders too (one acked after the reset was priced from the old book)
+            reason = f"book unusable: {self.sync.reason}"
+            self._send(self.orders.cancel_all(now, reason, in_flight=True), now, out)
+            if self._quoting:
                 self._quoting = False
-                self._send(
-                    self.orders.cancel_all(now, f"book unusable: {self.sync.reason}"), now, out
-                )
                 self._record_quotes(now, QuoteSet(), out)
             return
         mid_x2 = self._last_mid_x2

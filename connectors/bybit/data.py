@@ -6,8 +6,9 @@ local receive timestamps (``time.time_ns()``).
 
 Book continuity is guarded here, before anything reaches the trader:
 
-* every connect and reconnect first emits a one-row FEED_RESET batch, then subscribes,
-  and Bybit answers with a fresh snapshot;
+* the first connect, and every disconnect the moment it is noticed, emit a one-row
+  FEED_RESET batch (the book is stale from then until a fresh snapshot); every connect
+  subscribes, and Bybit answers with a fresh snapshot;
 * a delta whose ``u`` is not the previous ``u`` + 1 is a gap: FEED_RESET, drop it,
   unsubscribe + subscribe (a fresh snapshot follows); deltas before that snapshot drop;
 * ``u == 1`` is Bybit's full re-send after a service restart: it goes out as a snapshot;
@@ -120,9 +121,14 @@ class PublicFeed(ReconnectingWs):
 
     # -- session --------------------------------------------------------------------------
     async def on_open(self, first: bool) -> None:
-        self._reset("connect" if first else "reconnect")
+        if first or self.last_u is not None:  # a reconnect after a disconnect is reset already
+            self._reset("connect" if first else "reconnect")
         args = [self.book_topic] + ([self.trade_topic] if self.trade_topic else [])
         await self.send({"req_id": self.next_req_id(), "op": "subscribe", "args": args})
+
+    def on_close(self, reason: str) -> None:
+        if self.last_u is not None and not self._stopping:  # stale from now on
+            self._reset(f"disconnected: {reason}")
 
     async def _resubscribe(self) -> None:
         self.stats.resubscribes += 1

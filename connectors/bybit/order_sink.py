@@ -6,67 +6,161 @@ live there, so no intent is lost while the flow keeps processing market data).
 Immediate outcomes (REST rejects, cancel-all results) go back to the trader through
 the feedback bus; acks and fills arrive on the private stream as usual. A cancel-all
 sent to reconcile after a private-stream reset also fetches the venue's position.
+
+Latest intent wins. Actions wait in a pending list until the rate budget lets them go,
+and while they wait a newer action can make them moot: a cancel drops the same order's
+queued amend, and its queued place together with itself (the order never existed; a
+CANCELED update tells the trader), and a cancel-all drops everything queued before it
+for the instrument. Budget waits happen here, not inside the gateway, so an action
+decided from a book that has since been reset is dropped, not sent late; a cancel
+never waits behind places and amends of other orders.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
+import time
 from typing import Any
 
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 from connectors.bybit.execution import BybitGateway
 from connectors.feedback import FeedbackBus
+from core.events import OrderStatus, OrderUpdate
 from core.log import event, get_logger
 from core.orders import ActionType, OrderAction
 
 log = get_logger(__name__)
-_STOP = object()
+# action type -> the gateway's rate group (single and batch endpoints share one)
+GROUP = {
+    ActionType.CANCEL_ALL: "cancel_all",
+    ActionType.CANCEL: "cancel",
+    ActionType.AMEND: "amend",
+    ActionType.PLACE: "create",
+}
+MAX_IDLE_WAIT_S = 0.5  # re-check the budget at least this often while actions wait
+
+
+class Halted(Exception):
+    """The worker was halted while the gateway waited (shutdown): abandon the call."""
+
+
+def coalesce(actions: list[OrderAction]) -> tuple[list[OrderAction], list[OrderAction]]:
+    """Pending actions in submission order -> (still worth sending, places never sent).
+
+    A cancel drops earlier amends of its order; if the order's place is still queued,
+    place and cancel both go (the second list). A cancel-all drops everything queued
+    before it for its instrument (the trader has already forgotten those orders).
+    """
+    out: list[OrderAction] = []
+    unsent: list[OrderAction] = []
+    for a in actions:
+        if a.type == ActionType.CANCEL_ALL:
+            out = [b for b in out if b.inst != a.inst]
+        elif a.type == ActionType.CANCEL:
+            same = [b for b in out if b.inst == a.inst and b.client_id == a.client_id]
+            if any(b.type == ActionType.PLACE for b in same):
+                unsent += [b for b in same if b.type == ActionType.PLACE]
+                out = [b for b in out if not any(b is c for c in same)]
+                continue
+            out = [b for b in out if not any(b is c and b.type == ActionType.AMEND for c in same)]
+        out.append(a)
+    return out, unsent
 
 
 class GatewayWorker:
-    """Executes action lists in order on one thread (the gateway is not thread-safe)."""
+    """Executes actions on one thread (the gateway is not thread-safe); see the module
+    docstring for what happens to actions that wait."""
 
     def __init__(self, gateway: BybitGateway, bus: FeedbackBus) -> None:
         self.gateway = gateway
         self.bus = bus
-        self._q: queue.Queue[Any] = queue.Queue()
+        self._cv = threading.Condition()
+        self._pending: list[OrderAction] = []
         self._halted = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
+        self.dropped = 0  # actions made moot while they waited
         self._thread = threading.Thread(target=self._run, name="bybit-gateway", daemon=True)
+        # the gateway's own waits (10006 back-off, retry pauses) end early on halt
+        gateway.sleep = self._sleep
+        gateway.limiter.sleep = self._sleep
         self._thread.start()
 
     def submit(self, actions: list[OrderAction]) -> None:
-        if actions and not self._halted.is_set():
+        if not actions or self._halted.is_set():
+            return
+        with self._cv:
+            self._pending.extend(actions)
             self._idle.clear()
-            self._q.put(actions)
+            self._cv.notify()
 
     def halt(self) -> None:
-        """Stop sending (shutdown): queued actions are dropped, the running call finishes."""
+        """Stop sending (shutdown): queued actions are dropped, a waiting call is abandoned,
+        a call already on the wire finishes."""
         self._halted.set()
-        while True:
-            try:
-                self._q.get_nowait()
-            except queue.Empty:
-                break
-        self._q.put(_STOP)
+        with self._cv:
+            self._pending.clear()
+            self._cv.notify()
 
     def wait_idle(self, timeout: float) -> bool:
         return self._idle.wait(timeout)
 
+    def _sleep(self, seconds: float) -> None:
+        if threading.current_thread() is not self._thread:
+            time.sleep(seconds)  # shutdown's cancel-all runs on another thread
+        elif self._halted.wait(seconds):
+            raise Halted
+
+    def _take(self) -> tuple[list[OrderAction], list[OrderAction]] | None:
+        """Wait for actions the budget allows now; None once halted."""
+        limiter = self.gateway.limiter
+        with self._cv:
+            while True:
+                if self._halted.is_set():
+                    self._idle.set()
+                    return None
+                if not self._pending:
+                    self._idle.set()
+                    self._cv.wait()
+                    continue
+                pending, unsent = coalesce(self._pending)
+                self.dropped += len(self._pending) - len(pending)
+                ready: list[OrderAction] = []
+                rest: list[OrderAction] = []
+                wait = MAX_IDLE_WAIT_S
+                for group in ("cancel_all", "cancel", "amend", "create"):
+                    mine = [a for a in pending if GROUP[a.type] == group]
+                    if not mine:
+                        continue
+                    w = limiter.wait_time(group, len(mine))
+                    if w <= 0:
+                        ready += mine
+                    else:
+                        rest += mine
+                        wait = min(wait, w)
+                waiting = {id(a) for a in rest}
+                self._pending = [a for a in pending if id(a) in waiting]  # submission order
+                if ready or unsent:
+                    return ready, unsent
+                self._cv.wait(wait)  # a newer action may make these moot meanwhile
+
     def _run(self) -> None:
         while True:
-            item = self._q.get()
-            if item is _STOP:
-                self._idle.set()
+            taken = self._take()
+            if taken is None:
                 return
-            if self._halted.is_set():
+            ready, unsent = taken
+            for a in unsent:
+                self.bus.put(a.inst, _update(a, OrderStatus.CANCELED, "cancelled before sending"))
+            if not ready:
                 continue
             try:
-                self._execute(item)
+                self._execute(ready)
+            except Halted:
+                self._idle.set()
+                return
             except Exception as exc:  # a bug or transport failure must not kill the thread
                 event(
                     log,
@@ -75,12 +169,10 @@ class GatewayWorker:
                     venue="bybit",
                     error=f"{type(exc).__name__}: {exc}",
                 )
-                for a in item:
+                for a in ready:
                     if a.type == ActionType.PLACE:
-                        self.bus.put(a.inst, _rejected(a, f"gateway error: {type(exc).__name__}"))
-            finally:
-                if self._q.empty():
-                    self._idle.set()
+                        reason = f"gateway error: {type(exc).__name__}"
+                        self.bus.put(a.inst, _update(a, OrderStatus.REJECTED, reason))
 
     def _execute(self, actions: list[OrderAction]) -> None:
         for u in self.gateway.execute(actions):
@@ -90,23 +182,10 @@ class GatewayWorker:
                 self.bus.put(a.inst, self.gateway.position(a.inst))
 
 
-def _rejected(a: OrderAction, reason: str) -> Any:
-    import time
-
-    from core.events import OrderStatus, OrderUpdate
-
+def _update(a: OrderAction, status: OrderStatus, reason: str) -> Any:
     now = time.time_ns()
     return OrderUpdate(
-        a.inst,
-        a.client_id,
-        OrderStatus.REJECTED,
-        a.side,
-        a.price,
-        a.qty,
-        0,
-        now,
-        now,
-        reason=reason,
+        a.inst, a.client_id, status, a.side, a.price, a.qty, 0, now, now, reason=reason
     )
 
 

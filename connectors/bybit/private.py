@@ -9,6 +9,12 @@ Subscribes to ``order``, ``execution``, ``position`` and, when Disconnected-Canc
 is used, ``dcp.future`` (``dcp.spot`` for spot): Bybit only triggers DCP for accounts
 whose private connections subscribe to it. After a reconnect, messages may have been
 missed, so a PrivateReset per instrument asks the trader to reconcile through REST.
+
+The trader must not quote while its own fills could go unseen, so the stream says when
+it can see them: PrivateReady once the first subscription is confirmed, PrivateDown the
+moment a connection is lost, PrivateReset once a new one is subscribed again (all per
+instrument). Orders placed before the venue confirmed the subscription could fill with
+nobody listening.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from connectors.bybit import codec
 from connectors.bybit.auth import ws_auth_message
 from connectors.bybit.config import BybitConfig, load_bybit_config
 from connectors.bybit.instruments import BybitInstruments
-from connectors.bybit.records import PrivateReset
+from connectors.bybit.records import PrivateDown, PrivateReady, PrivateReset
 from connectors.bybit.rest import BybitRest
 from connectors.bybit.ws import ReconnectingWs, SessionFailed, WsSettings
 from core.errors import MalformedLine
@@ -67,6 +73,8 @@ class PrivateFeed(ReconnectingWs):
         self.auth_failures = 0
         self.bad_items = 0
         self._auth: asyncio.Future[tuple[bool, str]] | None = None
+        self._sub: asyncio.Future[tuple[bool, str]] | None = None
+        self.ready = False  # a subscription was confirmed once (PrivateReady sent)
 
     def __repr__(self) -> str:
         return f"PrivateFeed(url={self.url!r})"
@@ -93,22 +101,40 @@ class PrivateFeed(ReconnectingWs):
                   ret_msg=ret_msg)  # fmt: skip
             raise SessionFailed(f"auth failed: {ret_msg}")
         self.authenticated = True
+        self._sub = asyncio.get_running_loop().create_future()
         await self.send({"req_id": self.next_req_id(), "op": "subscribe", "args": TOPICS})
+        try:
+            ok, ret_msg = await asyncio.wait_for(self._sub, self.auth_timeout_s)
+        except TimeoutError:
+            raise SessionFailed("no subscribe answer") from None
+        if not ok:
+            raise SessionFailed(f"subscribe failed: {ret_msg}")
         if self.dcp_topic:
             await self.send(
                 {"req_id": self.next_req_id(), "op": "subscribe", "args": [self.dcp_topic]}
             )
-        if not first:
+        now = time.time_ns()
+        for spec in self.specs.values():
+            item: Any = (
+                PrivateReset(spec.id, "private stream reconnected", now)
+                if self.ready
+                else PrivateReady(spec.id, now)
+            )
+            self.queue.append((spec.id, item))
+        self.ready = True
+
+    def on_close(self, reason: str) -> None:
+        if self.ready and not self._stopping:
             now = time.time_ns()
             for spec in self.specs.values():
-                self.queue.append(
-                    (spec.id, PrivateReset(spec.id, "private stream reconnected", now))
-                )
+                self.queue.append((spec.id, PrivateDown(spec.id, reason, now)))
 
     def on_control(self, msg: dict[str, Any]) -> None:
         if msg.get("op") == "auth" and self._auth is not None and not self._auth.done():
             self._auth.set_result((bool(msg.get("success")), str(msg.get("ret_msg") or "")))
             return
+        if msg.get("op") == "subscribe" and self._sub is not None and not self._sub.done():
+            self._sub.set_result((bool(msg.get("success")), str(msg.get("ret_msg") or "")))
         super().on_control(msg)
 
     def on_message(self, msg: dict[str, Any], recv_ns: int) -> None:

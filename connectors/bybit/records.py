@@ -33,6 +33,24 @@ class DcpStatus:
 
 
 @dataclass(slots=True)
+class PrivateReady:
+    """The private stream is subscribed for the first time: own orders, fills and positions
+    are seen from now on, so quoting may start (an order placed before could fill unseen)."""
+
+    inst: str
+    recv_ts: int
+
+
+@dataclass(slots=True)
+class PrivateDown:
+    """The private stream is gone: fills are not seen until it is back (a PrivateReset)."""
+
+    inst: str
+    reason: str
+    recv_ts: int
+
+
+@dataclass(slots=True)
 class PrivateReset:
     """The private stream reconnected: messages may have been missed, reconcile via REST."""
 

@@ -7,9 +7,14 @@
   no duplicate actions, no races between an amend and its own ack.
 * Client order ids are ``{prefix}{run}-{n}``: unique per run, stable across retries,
   and the prefix lets a restarted bot find and cancel its predecessor's leftovers.
-* A token bucket (the venue's order rate) rations actions; cancels go first, then
-  amends, then new orders. What does not fit now is not queued: the next reconcile
-  recomputes it from the still-desired quotes, so no intent is lost and none goes stale.
+* A token bucket (the venue's order rate) rations actions; cancels go first, then new
+  orders, then amends, each level by level from the touch. Amends before new orders
+  would let a busy book starve a missing side of quotes for good (every tick asks for
+  amends); there are never more new orders than quoted levels, so amends wait at most
+  that long. What does not fit now is not queued: the next reconcile recomputes it
+  from the still-desired quotes, so no intent is lost and none goes stale.
+* An order filled in full is done at once, before the venue's final order report: it
+  is neither amended nor cancelled, and its slot is free for a new order.
 * Pre-trade checks (max order notional, max open orders, price band around mid)
   reject an action before it leaves the process.
 * Hanging orders (Hummingbot's): after a fill, the other side's orders leave their
@@ -34,6 +39,7 @@ class OrderState(IntEnum):
     LIVE = 2
     PENDING_AMEND = 3
     PENDING_CANCEL = 4
+    FILLED = 5  # filled in full; the venue's final report is still on its way
 
 
 @dataclass(slots=True)
@@ -125,7 +131,7 @@ class OrderManager:
                 wanted[(lv.side, lv.level)] = lv
         slots: dict[tuple[int, int], LiveOrder] = {}
         for o in self.orders.values():
-            if o.state == OrderState.PENDING_CANCEL:
+            if o.state in (OrderState.PENDING_CANCEL, OrderState.FILLED):
                 continue
             too_old = max_age > 0 and now - o.created_ts >= max_age
             if o.hanging:
@@ -184,6 +190,13 @@ class OrderManager:
                 )
         return self._admit(cancels, amends, places, now, mid_ticks, wanted)
 
+    def _priority(self, a: OrderAction) -> tuple[int, int]:
+        """New orders before amends, each closest to the touch first."""
+        if a.type == ActionType.PLACE:
+            level = int(a.reason.split()[-1]) if a.reason.startswith("level") else 0
+            return 0, level
+        return 1, self.orders[a.client_id].level
+
     def _cancel(self, o: LiveOrder, reason: str) -> OrderAction:
         return OrderAction(
             ActionType.CANCEL, self.inst, o.client_id, o.side, o.price, o.qty, reason=reason
@@ -200,9 +213,13 @@ class OrderManager:
     ) -> tuple[list[OrderAction], list[Rejection]]:
         actions: list[OrderAction] = []
         rejected: list[Rejection] = []
-        open_count = sum(1 for o in self.orders.values() if o.state != OrderState.PENDING_CANCEL)
+        open_count = sum(
+            1
+            for o in self.orders.values()
+            if o.state not in (OrderState.PENDING_CANCEL, OrderState.FILLED)
+        )
         open_count -= len(cancels)
-        for a in cancels + amends + places:
+        for a in cancels + sorted(amends + places, key=self._priority):
             if a.type != ActionType.CANCEL:
                 why = self._pretrade(a, mid_ticks, open_count)
                 if why:
@@ -243,11 +260,15 @@ class OrderManager:
             return "order size rounds to 0 lots"
         return ""
 
-    def cancel_all(self, now: int, reason: str) -> list[OrderAction]:
-        """Cancel every live order (risk breach, shutdown); in-flight ones are left to resolve."""
+    def cancel_all(self, now: int, reason: str, in_flight: bool = False) -> list[OrderAction]:
+        """Cancel every live order (risk breach, shutdown); orders whose place is in flight
+        are left to resolve unless ``in_flight`` (their price is no longer wanted at all)."""
         out = []
+        states = (OrderState.LIVE, OrderState.PENDING_AMEND)
+        if in_flight:
+            states += (OrderState.PENDING_NEW,)
         for o in self.orders.values():
-            if o.state in (OrderState.LIVE, OrderState.PENDING_AMEND):
+            if o.state in states:
                 o.state = OrderState.PENDING_CANCEL
                 out.append(self._cancel(o, reason))
                 self.stats["canceled"] += 1
@@ -313,7 +334,7 @@ class OrderManager:
             gone = (
                 "not found" in u.reason
                 or "post-only" in u.reason
-                or o.state == OrderState.PENDING_NEW
+                or o.state in (OrderState.PENDING_NEW, OrderState.FILLED)
             )
             if gone:
                 del self.orders[u.client_id]
@@ -326,6 +347,8 @@ class OrderManager:
         o = self.orders.get(f.client_id)
         if o is not None:
             o.filled = min(o.qty, o.filled + f.qty)
+            if o.filled >= o.qty:
+                o.state = OrderState.FILLED
         if self.q.hanging_orders and o is not None and o.level >= 0:
             for other in self.orders.values():
                 if other.side != f.side and other.state != OrderState.PENDING_CANCEL:

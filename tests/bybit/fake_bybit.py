@@ -19,6 +19,9 @@
   connection stays down for the configured window.
 * Faults from Python: ``drop_connections``, ``inject_gap``, ``full_resend`` (``u``=1),
   ``rate_limit_next``, ``reject_next``, ``mute_pongs``, ``freeze_cancels``.
+* Timelines for end-to-end assertions (``time.time_ns()``, the clock a client on this
+  machine stamps its own events with): ``rest_log`` (every REST call with its arrival
+  time and answer code) and ``ws_log`` (snapshots sent, faults executed).
 
 Start it in a thread (``with FakeBybit() as fake:``) and point a client at
 ``fake.rest_url`` / ``fake.ws_public_url`` / ``fake.ws_private_url`` or ``fake.env()``.
@@ -119,6 +122,17 @@ def load_capture(path: Path) -> list[dict[str, Any]]:
             ln = ln.partition(b" ")[2]
         out.append(json.loads(ln))
     return out
+
+
+@dataclass
+class RestCall:
+    """One REST request as the fake saw it: arrival time, route, parameters, answer code."""
+
+    t_ns: int
+    method: str
+    path: str
+    params: dict[str, Any]
+    ret_code: int | None = None  # None until answered (or for a malformed request)
 
 
 @dataclass
@@ -303,9 +317,15 @@ class FakeBybit:
         self._rate_limit_n = 0
         self._rate_limit_reset_ms: int | None = None
         self._rate_limit_in_ms = 1000
+        self._rate_limit_path: tuple[str, ...] | None = None
         self._reject: list[tuple[int, str, str | None]] = []
         # records for assertions
         self.rest_calls: list[tuple[str, str, dict[str, Any]]] = []
+        self.rest_log: list[RestCall] = []
+        # (time ns, what, details): "snapshot" (to one subscriber), "loop_snapshot",
+        # "delta" (broadcast), "delta_skipped" (inject_gap), "full_resend", "drop",
+        # "private_subscribed" (a private connection's topics after a subscribe)
+        self.ws_log: list[tuple[int, str, dict[str, Any]]] = []
         self.public_ops: list[dict[str, Any]] = []
         self.private_ops: list[dict[str, Any]] = []
         self.signatures: list[str] = []
@@ -404,6 +424,13 @@ class FakeBybit:
         """Abort every websocket connection (as a network failure would)."""
 
         def drop() -> None:
+            self.ws_log.append(
+                (
+                    time.time_ns(),
+                    "drop",
+                    {"connections": len(self.public_conns) + len(self.private_conns)},
+                )
+            )
             for c in self.public_conns + self.private_conns:
                 c.ws.transport.abort()
 
@@ -421,6 +448,7 @@ class FakeBybit:
             with self.lock:
                 self._u_offset = 1 - self._u
                 data = {"s": SYMBOL, **self.book.levels(500), "u": 1, "seq": self._cseq}
+                self.ws_log.append((time.time_ns(), "full_resend", {"u": 1, "type": as_type}))
             for depth in BOOK_DEPTHS:
                 self._broadcast_public(
                     f"orderbook.{depth}.{SYMBOL}", self._book_msg(as_type, depth, data)
@@ -429,13 +457,19 @@ class FakeBybit:
         self._call(send)
 
     def rate_limit_next(
-        self, n: int = 1, reset_ts_ms: int | None = None, reset_in_ms: int = 1000
+        self,
+        n: int = 1,
+        reset_ts_ms: int | None = None,
+        reset_in_ms: int = 1000,
+        path: str | tuple[str, ...] | None = None,
     ) -> None:
-        """Answer the next ``n`` order calls with 10006 and an X-Bapi-Limit-Reset-Timestamp."""
+        """Answer the next ``n`` order calls (to ``path`` or one of the paths, if given)
+        with 10006 and an X-Bapi-Limit-Reset-Timestamp."""
         with self.lock:
             self._rate_limit_n = n
             self._rate_limit_reset_ms = reset_ts_ms
             self._rate_limit_in_ms = reset_in_ms
+            self._rate_limit_path = (path,) if isinstance(path, str) else path
 
     def reject_next(self, code: int, msg: str | None = None, path: str | None = None) -> None:
         """Answer the next order call (to ``path``, if given) with ``code``."""
@@ -480,14 +514,17 @@ class FakeBybit:
 
     def market_delta(self, bids: list[list[str]], asks: list[list[str]]) -> None:
         """One more book delta, as if the replay had it next (resting orders it crosses
-        fill when ``fill_on_cross``)."""
+        fill when ``fill_on_cross``). Update ids stay contiguous: the replay's later
+        deltas are renumbered after it."""
 
         def apply() -> None:
             with self.lock:
                 u = self._u + 1
-            self._replay_delta(
-                {"data": {"s": SYMBOL, "b": bids, "a": asks, "u": u, "seq": self._cseq + 1}}
-            )
+                self._replay_delta(
+                    {"data": {"s": SYMBOL, "b": bids, "a": asks, "u": u, "seq": self._cseq + 1}}
+                )
+                self._u -= 1  # the capture's next delta keeps its own id ...
+                self._u_offset += 1  # ... and is sent one id later
 
         self._call(apply)
 
@@ -583,6 +620,16 @@ class FakeBybit:
             except ValueError:
                 return 400, {"retCode": 10001, "retMsg": "bad json"}, {}
             self.rest_calls.append((method, path, params))
+            call = RestCall(time.time_ns(), method, path, params)
+            self.rest_log.append(call)
+            status, payload, headers = self._handle_rest(method, path, query, body, headers, params)
+            call.ret_code = payload.get("retCode")
+            return status, payload, headers
+
+    def _handle_rest(
+        self, method: str, path: str, query: str, body: str, headers: Any, params: dict[str, Any]
+    ) -> tuple[int, dict, dict]:
+        with self.lock:
             limit_headers = self._limit_headers(path)
             if not path.startswith("/v5/market/"):
                 err = self._check_auth(method, query, body, headers)
@@ -592,7 +639,8 @@ class FakeBybit:
             if route is None:
                 return 404, {"retCode": 10017, "retMsg": "Route not found"}, {}
             if path in ORDER_PATHS:
-                if self._rate_limit_n > 0:
+                only = self._rate_limit_path
+                if self._rate_limit_n > 0 and (only is None or path in only):
                     self._rate_limit_n -= 1
                     reset = self._rate_limit_reset_ms or now_ms() + self._rate_limit_in_ms
                     limit_headers |= {
@@ -943,6 +991,9 @@ class FakeBybit:
                         "u": self._u + self._u_offset,
                         "seq": self._cseq,
                     }
+                    self.ws_log.append(
+                        (time.time_ns(), "snapshot", {"conn": conn.conn_id, "u": data["u"]})
+                    )
                 self._send(conn, self._book_msg("snapshot", depth, data))
 
     @staticmethod
@@ -982,6 +1033,7 @@ class FakeBybit:
                     "u": self._u + self._u_offset,
                     "seq": self._cseq,
                 }
+                self.ws_log.append((time.time_ns(), "loop_snapshot", {"u": data["u"]}))
             for depth in BOOK_DEPTHS:
                 self._broadcast_public(
                     f"orderbook.{depth}.{SYMBOL}",
@@ -997,6 +1049,9 @@ class FakeBybit:
             skip = self._gap > 0
             if skip:
                 self._gap -= 1
+            self.ws_log.append(
+                (time.time_ns(), "delta_skipped" if skip else "delta", {"u": data["u"]})
+            )
             if self.fill_on_cross:
                 for o in list(self.orders.values()):
                     if o.status in ACTIVE and self._crosses(o.side, o.price):
@@ -1055,6 +1110,10 @@ class FakeBybit:
                         )
                         continue
                     conn.topics.update(msg.get("args") or [])
+                    self.ws_log.append(
+                        (time.time_ns(), "private_subscribed", {"conn": conn.conn_id,
+                         "topics": sorted(conn.topics)})
+                    )  # fmt: skip
                     if (
                         any(t.startswith("dcp") for t in conn.topics)
                         and self._dcp_timer is not None

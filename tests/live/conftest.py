@@ -1,0 +1,61 @@
+"""Live-flow fixtures: real ``flows.live_mm`` processes against the fake Bybit.
+
+Each run is session-scoped (a process start costs seconds), so every test module here
+asserts on the same recorded outputs: the log lines, the lake and the fake's state.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bybit"))  # the fake Bybit
+
+from fake_bybit import FakeBybit
+from live_helpers import LiveProcess, Run, live_env
+from live_scenarios import Session, run_session
+
+
+@pytest.fixture(scope="session")
+def live_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    lake = tmp_path_factory.mktemp("live_lake")
+    with FakeBybit() as fake:
+        session = run_session(fake, lake)
+    yield session
+
+
+@pytest.fixture(scope="session")
+def paper_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    """Paper mode with no keys in the environment: quotes into the lake, nothing sent."""
+    lake = tmp_path_factory.mktemp("paper_lake")
+    with FakeBybit() as fake:
+        env = live_env(fake.env(), lake, MM_MODE="paper")
+        del env["BYBIT_API_KEY"], env["BYBIT_API_SECRET"]
+        proc = LiveProcess(env).start()
+        try:
+            proc.wait_for("paper: quotes logged", lambda: proc.events("quotes"), timeout=30)
+            # a few flushes' worth of quoting, paced by the venue's own deltas
+            n = len(fake.ws_log)
+            proc.wait_for("paper: 60 more deltas", lambda: len(fake.ws_log) >= n + 60)
+            proc.terminate(timeout=15)
+        finally:
+            proc.kill()
+    yield Run(proc, fake, lake)
+
+
+@pytest.fixture(scope="session")
+def nokeys_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    """Live mode with no keys: must refuse to start, in one line."""
+    lake = tmp_path_factory.mktemp("nokeys_lake")
+    with FakeBybit() as fake:
+        env = live_env(fake.env(), lake, MM_MODE="live")
+        del env["BYBIT_API_KEY"], env["BYBIT_API_SECRET"]
+        proc = LiveProcess(env).start()
+        try:
+            proc.wait_exit(timeout=60)
+        finally:
+            proc.kill()
+    yield Run(proc, fake, lake)
