@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import math
+import queue
 import threading
 import time
 from pathlib import Path
@@ -44,7 +46,7 @@ def flush_all_run_sinks() -> None:
     with _OPEN_LOCK:
         parts = list(_OPEN)
     for p in parts:
-        p.flush()
+        p.flush(wait=True)
 
 
 class _RunPartition(StatefulSinkPartition[TraderOutput, None]):
@@ -60,6 +62,9 @@ class _RunPartition(StatefulSinkPartition[TraderOutput, None]):
         self.pending = 0
         self._lock = threading.Lock()
         self._last_flush = time.monotonic()
+        # Live runs write on a thread of their own: a Parquet write takes tens of ms and
+        # must not hold up the dataflow (the next tick). Backtests write inline.
+        self._writer: _Writer | None = _Writer(self) if flush_interval_s is not None else None
         with _OPEN_LOCK:
             _OPEN.append(self)
 
@@ -79,26 +84,73 @@ class _RunPartition(StatefulSinkPartition[TraderOutput, None]):
         if self.pending >= self.flush_rows or (due and self.pending):
             self.flush()
 
-    def flush(self) -> None:
+    def flush(self, wait: bool = False) -> None:
+        """Write what is buffered: inline, or handed to the writer thread (``wait``: until
+        it is on disk)."""
         with self._lock:
-            for table, rows in self.buffers.items():
-                if rows:
-                    write_rows(
-                        self.out_dir, table, self.venue, self.symbol, rows_to_frame(table, rows)
-                    )
-                    rows.clear()
+            batch = {t: rows for t, rows in self.buffers.items() if rows}
+            self.buffers = {t: [] for t in RUN_TABLES}
             self.pending = 0
             self._last_flush = time.monotonic()
+        if self._writer is None:
+            self._write(batch)
+            return
+        if batch:
+            self._writer.put(batch)
+        if wait:
+            self._writer.join()
+
+    def _write(self, batch: dict[str, list[tuple]]) -> None:
+        for table, rows in batch.items():
+            write_rows(self.out_dir, table, self.venue, self.symbol, rows_to_frame(table, rows))
 
     def snapshot(self) -> None:
-        self.flush()
+        self.flush(wait=True)  # everything before a recovery snapshot is durable
         return None
 
     def close(self) -> None:
-        self.flush()
+        self.flush(wait=True)
+        if self._writer is not None:
+            self._writer.stop()
         with _OPEN_LOCK:
             if self in _OPEN:
                 _OPEN.remove(self)
+
+
+class _Writer:
+    """One background thread per live partition, writing batches in order."""
+
+    def __init__(self, part: _RunPartition) -> None:
+        self.part = part
+        self.q: queue.Queue[dict[str, list[tuple]] | None] = queue.Queue()
+        self.thread = threading.Thread(
+            target=self._run, name=f"lake-writer-{part.inst}", daemon=True
+        )
+        self.thread.start()
+
+    def put(self, batch: dict[str, list[tuple]]) -> None:
+        self.q.put(batch)
+
+    def join(self) -> None:
+        self.q.join()
+
+    def stop(self) -> None:
+        self.q.put(None)
+        self.thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            batch = self.q.get()
+            try:
+                if batch is None:
+                    return
+                self.part._write(batch)
+            except Exception as exc:  # keep writing later batches; say what was lost
+                logging.getLogger(__name__).error(
+                    "lake write failed for %s: %s", self.part.inst, exc
+                )
+            finally:
+                self.q.task_done()
 
 
 class RunSink(InstrumentSink):
