@@ -33,11 +33,10 @@ from connectors.kafka.config import KafkaSettings, load_kafka_settings
 from connectors.kafka.raw import LoaderFactory, RawDecoder, Rows
 from connectors.kafka.source import Conn, KafkaRecordSource
 from core.config import load_settings
-from core.errors import MMError
-from core.instruments import InstrumentSpec, known_instrument, split_instrument_id
-from core.lake import instrument_path, read_instrument
+from core.instruments import InstrumentSpec, split_instrument_id
 from core.log import setup_logging
 from flows.entry import lazy_flow
+from warehouse.importer import SpecOverrides, make_resolver
 from warehouse.lake_writer import write_instrument, write_rows
 from warehouse.run_sink import rows_to_frame
 
@@ -50,20 +49,8 @@ TABLES = ("book_deltas", "trades", "bbo")
 
 
 def spec_resolver(lake: Path) -> SpecResolver:
-    """The lake's spec of an instrument if it has one, else the built-in table."""
-
-    def resolve(venue: str, symbol: str) -> InstrumentSpec:
-        if instrument_path(lake, venue, symbol).is_file():
-            return read_instrument(lake, venue, symbol)
-        spec = known_instrument(venue, symbol)
-        if spec is None:
-            raise MMError(
-                f"unknown instrument {venue}:{symbol}: its tick and lot size are not known",
-                "import a file of it with --tick-size/--lot-size first",
-            )
-        return spec
-
-    return resolve
+    """The lake's spec of an instrument if it has one, else the built-in table (as import does)."""
+    return make_resolver(lake, SpecOverrides())
 
 
 class _ShardPartition(StatefulSinkPartition[Rows, None]):

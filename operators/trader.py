@@ -558,27 +558,10 @@ class Trader:
         mid = qs.mid * tick
         state = int(self.risk.state)
         levels = qs.levels() or []
+        context = (mid, qs.reservation * tick, qs.half_spread_bps, qs.vol_bps, qs.regime, qs.signal,
+                   qs.toxicity, state)  # fmt: skip
         if not levels:  # an empty quote set is recorded too: "quoting nothing" is a decision
-            out.quotes.append(
-                (
-                    now,
-                    seq,
-                    0,
-                    -1,
-                    0,
-                    0,
-                    math.nan,
-                    math.nan,
-                    mid,
-                    qs.reservation * tick,
-                    qs.half_spread_bps,
-                    qs.vol_bps,
-                    qs.regime,
-                    qs.signal,
-                    qs.toxicity,
-                    state,
-                )
-            )
+            out.quotes.append((now, seq, 0, -1, 0, 0, math.nan, math.nan, *context))
         for lv in levels:
             out.quotes.append(
                 (
@@ -590,14 +573,7 @@ class Trader:
                     lv.qty,
                     lv.price * tick,
                     lv.qty * lot,
-                    mid,
-                    qs.reservation * tick,
-                    qs.half_spread_bps,
-                    qs.vol_bps,
-                    qs.regime,
-                    qs.signal,
-                    qs.toxicity,
-                    state,
+                    *context,
                 )
             )
         if self.log_quotes:

@@ -47,6 +47,18 @@ log = get_logger(__name__)
 
 Item = tuple[str, np.ndarray]
 DEPTHS = {"linear": (1, 50, 200, 500), "spot": (1, 50, 200)}
+
+
+def check_depth(category: str, depth: int, setting: str = "the depth") -> None:
+    """Bybit offers a few order book depths per category; anything else is a config error."""
+    allowed = DEPTHS[category]
+    if depth not in allowed:
+        raise ConfigError(
+            f"Bybit {category} order book depth {depth} is not offered",
+            f"set {setting} to one of {', '.join(map(str, allowed))}",
+        )
+
+
 SNAPSHOT = int(Kind.BOOK_SNAPSHOT)
 
 
@@ -239,12 +251,7 @@ class BybitPublicSource(FixedPartitionedSource[Item, None]):
         max_items: int = 1000,
     ) -> None:
         self.config = config or load_bybit_config()
-        allowed = DEPTHS[self.config.category]
-        if depth not in allowed:
-            raise ConfigError(
-                f"Bybit {self.config.category} order book depth {depth} is not offered",
-                f"use one of {', '.join(map(str, allowed))}",
-            )
+        check_depth(self.config.category, depth, "MM_DEPTH")
         self.symbols = [s.upper() for s in symbols]
         self.depth = depth
         self.trades = trades

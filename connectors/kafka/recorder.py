@@ -21,7 +21,7 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
 from connectors.bybit import codec
 from connectors.bybit.config import BybitConfig, load_bybit_config
-from connectors.bybit.data import DEPTHS
+from connectors.bybit.data import check_depth
 from connectors.bybit.ws import ReconnectingWs, WsSettings
 from connectors.kafka.codec import encode_capture_line
 from core.errors import ConfigError
@@ -154,12 +154,7 @@ class BybitRecordSource(FixedPartitionedSource[Item, None]):
         if not symbols:
             raise ConfigError("no symbols to record", "set MM_SYMBOLS, e.g. MM_SYMBOLS=XRPUSDT")
         self.config = config or load_bybit_config()
-        allowed = DEPTHS[self.config.category]
-        if depth not in allowed:
-            raise ConfigError(
-                f"Bybit {self.config.category} order book depth {depth} is not offered",
-                f"set MM_RECORD_DEPTH to one of {', '.join(map(str, allowed))}",
-            )
+        check_depth(self.config.category, depth, "MM_RECORD_DEPTH")
         self.symbols = [s.upper() for s in symbols]
         self.depth = depth
         self.trades = trades

@@ -283,7 +283,8 @@ class SimVenue:
             why = R_NOTIONAL
         elif price != o.price and self._crosses(o.side, price, book):
             why = R_CROSS
-        if why == R_CROSS:  # as on Bybit: a post-only order amended into a taker is rejected, and ends
+        # as on Bybit: a post-only order amended into a taker is rejected, and ends
+        if why == R_CROSS:
             self._remove(o)
             self._reject(a, why, o)
             return
