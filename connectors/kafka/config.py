@@ -1,8 +1,7 @@
 """Kafka and recorder settings from the environment (``MM_KAFKA_*``, ``MM_RECORD_*``) or .env.
 
 Kept apart from ``core.config.Settings`` so the bus can be configured without touching
-the strategy settings. Caveat: ``core.config`` rejects MM_* keys it does not know in a
-``.env`` file, so set these in the process environment (not .env) for now.
+the strategy settings (which leave these two prefixes to this module when reading .env).
 """
 
 from __future__ import annotations
