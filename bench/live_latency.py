@@ -24,8 +24,9 @@ What is measured (all ``time.time_ns()`` of this machine, reported in microsecon
 * gateway wait: hand-over to the REST request that carries the action (the rate budget
   and batching live there): matched by orderLinkId and action kind.
 * REST round trip: ``BybitRest.call`` end to end (signing, HTTP, JSON) against the fake.
-* lake flush: the run tables' periodic write (``MM_FLUSH_INTERVAL_S``), which runs on
-  the dataflow's thread, so a tick arriving meanwhile waits for it (the tail above).
+* lake flush: the run tables' periodic write (``MM_FLUSH_INTERVAL_S``): the dataflow
+  thread only hands the buffered rows to the partition's writer thread (measured as
+  the hand-over), and the Parquet write itself runs there (measured apart).
 
 Ticks of the first ``--warmup`` seconds (connects, first snapshot, first writes) are left
 out of the tick statistics.
@@ -73,7 +74,8 @@ class Probe:
         self.market_recv: set[int] = set()
         self.submits: list[tuple[int, list[tuple[str, str, int]]]] = []  # t, (cid, kind, price)
         self.rest: list[tuple[str, int, int, list[str]]] = []  # path, t0, t1, link ids
-        self.flushes: list[int] = []  # ns per run-table flush
+        self.flushes: list[int] = []  # ns the dataflow thread spends handing a flush over
+        self.writes: list[int] = []  # ns per Parquet write on the writer thread
         self.t_start = time.time_ns()
 
     def install(self) -> None:
@@ -112,15 +114,22 @@ class Probe:
         from warehouse.run_sink import _RunPartition
 
         flush = _RunPartition.flush
+        write = _RunPartition._write
 
-        def timed_flush(part: _RunPartition) -> None:
+        def timed_flush(part: _RunPartition, wait: bool = False) -> None:
             t0 = time.time_ns()
             pending = part.pending
-            flush(part)
-            if pending:
+            flush(part, wait)
+            if pending and not wait:
                 probe.flushes.append(time.time_ns() - t0)
 
+        def timed_write(part: _RunPartition, batch: dict) -> None:
+            t0 = time.time_ns()
+            write(part, batch)
+            probe.writes.append(time.time_ns() - t0)
+
         _RunPartition.flush = timed_flush  # type: ignore[method-assign]
+        _RunPartition._write = timed_write  # type: ignore[method-assign]
         PublicFeed.on_message = timed_message  # type: ignore[method-assign]
         GatewayWorker.submit = timed_submit  # type: ignore[method-assign]
         BybitRest.call = timed_call  # type: ignore[method-assign]
@@ -176,6 +185,7 @@ def analyse(probe: Probe, orders: pl.DataFrame, warmup_s: float = 0.0) -> dict[s
         "rest_rtt_orders_us": stats(rtt_orders),
         "rest_rtt_queries_us": stats(rtt_queries),
         "lake_flush_us": stats(probe.flushes),
+        "lake_write_us": stats(probe.writes),
         "public_messages": len(probe.market_recv),
         "actions_handed": sum(len(a) for _, a in probe.submits),
         "actions_unmatched": unmatched,
@@ -278,7 +288,8 @@ def table(r: dict[str, Any]) -> str:
         ("handed -> REST request sent", "gateway_wait_us"),
         ("REST round trip, order calls", "rest_rtt_orders_us"),
         ("REST round trip, queries", "rest_rtt_queries_us"),
-        ("lake flush (on the dataflow thread)", "lake_flush_us"),
+        ("lake flush hand-over (dataflow thread)", "lake_flush_us"),
+        ("lake write (writer thread)", "lake_write_us"),
     ]
     lines = [
         f"live flow latency: {r['seconds']} s (+{r['warmup_s']} s warm-up) against the fake Bybit ({r['fake']}), "
