@@ -438,7 +438,8 @@ class Trader:
             self.regime.update(self.vol.vol_bps)
             self.risk.on_vol(self.vol.vol_bps)
         self.signal.update(mid, now)
-        self.toxicity.on_book(book, now)
+        same_depth = self.imbalance.levels == self.toxicity.depth_levels
+        self.toxicity.on_book(book, now, self.imbalance.raw if same_depth else None)
         self.toxicity.on_mid(mid, now)
         for row in self.markouts.on_mid(mid * self._tick, now):
             self._emit_fill_row(row)

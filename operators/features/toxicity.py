@@ -93,8 +93,12 @@ class ToxicityDetector:
         self.markouts = 0  # fills resolved so far
 
     # -- inputs ----------------------------------------------------------------------
-    def on_book(self, book: L2Book, ts: int) -> None:
-        """Record the microprice (for drift) and the depth imbalance after a book message."""
+    def on_book(self, book: L2Book, ts: int, imbalance: float | None = None) -> None:
+        """Record the microprice (for drift) and the depth imbalance after a book message.
+
+        ``imbalance``: the book's imbalance over ``depth_levels``, if the caller already has
+        it (the trader's ImbalanceEMA computes the same number on every book message).
+        """
         mp = microprice(book)
         if mp is not None:
             micro = self._micro
@@ -102,7 +106,7 @@ class ToxicityDetector:
             cutoff = ts - self._hi_ns
             while micro[0][0] < cutoff:
                 micro.popleft()
-        self.imbalance = book.imbalance(self.depth_levels)
+        self.imbalance = book.imbalance(self.depth_levels) if imbalance is None else imbalance
 
     def on_trade(self, side: int, qty: int, ts: int) -> None:
         """A public trade; ``side`` is the aggressor (+1 buy, -1 sell). Counted, not sized."""
