@@ -331,7 +331,7 @@ class Trader:
         inv = self.inventory
         mid_x2 = self._last_mid_x2
         spread = self.book.spread() if self.sync.usable else None
-        pnl = float(inv.total_units(mid_x2)) * self._tick * self._lot if mid_x2 else 0.0
+        pnl = inv.total_float(mid_x2) * self._tick * self._lot if mid_x2 else 0.0
         return {
             "event": "status",
             "inst": self.inst,
@@ -480,7 +480,7 @@ class Trader:
         )
         multiplier = view.position_multiplier if self.params.quote.use_regimes else 1.0
         max_pos = self.engine.max_position_lots(mid, multiplier)
-        equity = float(inv.total_units(mid_x2)) * self._tick * self._lot
+        equity = inv.total_float(mid_x2) * self._tick * self._lot
         decision = self.risk.evaluate(
             now, inv.position, max_pos, equity, inv.unrealized_bps(mid_x2)
         )
@@ -636,7 +636,7 @@ class Trader:
         if not mid_x2:
             return
         unit = self._tick * self._lot
-        total = float(inv.total_units(mid_x2)) * unit
+        total = inv.total_float(mid_x2) * unit
         self._peak = max(self._peak, total)
         dd = self._peak - total
         self._max_dd = max(self._max_dd, dd)
@@ -652,8 +652,8 @@ class Trader:
                 inv.position * self._lot,
                 mid,
                 inv.cash * unit,
-                float(inv.realized) * unit,
-                float(inv.unrealized(mid_x2)) * unit,
+                inv.realized_float() * unit,
+                inv.unrealized_float(mid_x2) * unit,
                 inv.fees * unit / 1e8,
                 total,
                 inv.position * self._lot * mid,

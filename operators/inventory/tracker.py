@@ -1,15 +1,21 @@
 """Inventory and PnL, exactly.
 
-Everything is integer or Fraction arithmetic on ticks and lots:
+Everything is integer arithmetic on ticks and lots:
 
     cash      = -sum(side x price x qty)              notional units (tick x lot)
     fees      = sum(fee)                               fee units (1e-8 notional units)
-    realized  = average-cost PnL of closed quantity    Fraction of notional units
-    unreal.   = position x (mid - average entry)       Fraction, mid in half ticks
+    realized  = FIFO PnL of closed quantity            notional units (an integer)
+    basis     = sum(price x qty) of the open lots      notional units
+    unreal.   = position x mid - side x basis          half notional units (mid in half ticks)
     total     = cash + position x mid - fees           (= realized + unrealized - fees)
 
-The identity in the last line holds exactly and is tested. Conversion to Decimal or
-float happens only for reporting.
+Closed quantity is matched first in, first out: every number stays an integer that
+fits int64, so the compiled loop keeps it exactly. (Average-cost accounting keeps a
+rational average entry whose denominator grows with every add after a partial close;
+its realized/unrealized split differs from FIFO's, the total never does.)
+The identity in the last line holds exactly and is tested. Floats are derived only
+for reporting and for the float-valued risk inputs, by the explicit formulas of the
+``*_float`` methods, which the compiled loop reproduces bit for bit.
 """
 
 from __future__ import annotations
@@ -32,8 +38,9 @@ class Inventory:
         self.position = 0  # lots, + long
         self.cash = 0  # notional units
         self.fees = 0  # fee units (negative = net rebates)
-        self.realized = Fraction(0)
-        self.avg_entry = Fraction(0)  # ticks
+        self.realized = 0  # notional units
+        self.basis = 0  # notional units of the open lots (>= 0)
+        self.lots: deque[list[int]] = deque()  # open lots [price, qty], oldest first
         self.volume = 0  # notional units traded
         self.fills = 0
         self.maker_fills = 0
@@ -53,28 +60,59 @@ class Inventory:
             self.maker_qty += qty
         else:
             self.taker_qty += qty
-        if pos == 0 or (pos > 0) == (side > 0):
-            new = abs(pos) + qty
-            self.avg_entry = (self.avg_entry * abs(pos) + price * qty) / new
-        else:
-            closed = min(qty, abs(pos))
+        rest = qty
+        if pos != 0 and (pos > 0) != (side > 0):  # closes open lots, oldest first
             direction = 1 if pos > 0 else -1
-            self.realized += closed * (price - self.avg_entry) * direction
-            if qty > abs(pos):  # flipped: the rest opens a new position at this price
-                self.avg_entry = Fraction(price)
-            elif qty == abs(pos):
-                self.avg_entry = Fraction(0)
+            lots = self.lots
+            while rest and lots:
+                lot = lots[0]
+                n = min(rest, lot[1])
+                self.realized += n * (price - lot[0]) * direction
+                self.basis -= n * lot[0]
+                rest -= n
+                lot[1] -= n
+                if not lot[1]:
+                    lots.popleft()
+        if rest:  # opens (or adds to, or flips into) a position at this price
+            if self.lots and self.lots[-1][0] == price:
+                self.lots[-1][1] += rest
+            else:
+                self.lots.append([price, rest])
+            self.basis += price * rest
         self.position = pos + side * qty
 
+    @property
+    def avg_entry(self) -> Fraction:
+        """Average price (ticks) of the open lots; 0 when flat."""
+        if self.position == 0:
+            return Fraction(0)
+        return Fraction(self.basis, abs(self.position))
+
     # -- marks (mid given as 2 x mid in ticks, exact) --------------------------------------
+    def _unrealized_x2(self, mid_x2: int) -> int:
+        sign = 1 if self.position > 0 else -1
+        return self.position * mid_x2 - 2 * sign * self.basis
+
     def unrealized(self, mid_x2: int) -> Fraction:
         if self.position == 0:
             return Fraction(0)
-        return self.position * (Fraction(mid_x2, 2) - self.avg_entry)
+        return Fraction(self._unrealized_x2(mid_x2), 2)
 
     def total_units(self, mid_x2: int) -> Fraction:
         """Net PnL in notional units, fees included."""
         return self.cash + Fraction(self.position * mid_x2, 2) - Fraction(self.fees, FEE_SCALE)
+
+    def total_float(self, mid_x2: int) -> float:
+        """``total_units`` as a float (notional units), by a formula the kernel repeats."""
+        return float(2 * self.cash + self.position * mid_x2) / 2.0 - float(self.fees) / 1e8
+
+    def realized_float(self) -> float:
+        return float(self.realized)
+
+    def unrealized_float(self, mid_x2: int) -> float:
+        if self.position == 0:
+            return 0.0
+        return float(self._unrealized_x2(mid_x2)) / 2.0
 
     def to_quote(self, units: Fraction | int) -> Decimal:
         f = Fraction(units)
@@ -87,10 +125,12 @@ class Inventory:
         return Decimal(self.fees) * self._unit / FEE_SCALE
 
     def unrealized_bps(self, mid_x2: int) -> float | None:
-        if self.position == 0 or self.avg_entry == 0:
+        """PnL of the open lots relative to their cost, in bps (None when flat)."""
+        if self.position == 0 or self.basis == 0:
             return None
         direction = 1 if self.position > 0 else -1
-        return float(direction * (Fraction(mid_x2, 2) - self.avg_entry) / self.avg_entry) * 1e4
+        num = direction * (mid_x2 * abs(self.position) - 2 * self.basis)
+        return float(num) / float(2 * self.basis) * 1e4
 
 
 @dataclass(slots=True)

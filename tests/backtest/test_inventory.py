@@ -15,21 +15,40 @@ MAKER = rate_to_e8("-0.00015")  # -15,000 per 1e8
 TAKER = rate_to_e8("0.00045")  # 45,000 per 1e8
 
 
-def test_average_cost_realized_unrealized_and_flip() -> None:
+def test_fifo_realized_unrealized_and_flip() -> None:
     inv = Inventory(SPEC)
     inv.on_fill(1, 100, 3, 0, True)  # buy 3 @ 100
-    inv.on_fill(1, 104, 1, 0, True)  # buy 1 @ 104 -> avg (300 + 104) / 4 = 101
-    assert inv.avg_entry == 101 and inv.position == 4
-    inv.on_fill(-1, 110, 2, 0, True)  # sell 2 @ 110: realized 2 x (110 - 101) = 18
-    assert inv.realized == 18 and inv.position == 2 and inv.avg_entry == 101
-    inv.on_fill(
-        -1, 90, 4, 0, True
-    )  # closes 2: realized += 2 x (90 - 101) = -22 -> -4; opens short 2 @ 90
+    inv.on_fill(1, 104, 1, 0, True)  # buy 1 @ 104 -> lots [100 x 3, 104 x 1], basis 404
+    assert inv.avg_entry == 101 and inv.position == 4 and inv.basis == 404
+    inv.on_fill(-1, 110, 2, 0, True)  # sell 2 @ 110 closes 2 of the 100s: realized 2 x 10 = 20
+    assert inv.realized == 20 and inv.position == 2
+    assert list(inv.lots) == [[100, 1], [104, 1]] and inv.avg_entry == 102
+    # sell 4 @ 90: closes 100 x 1 (-10) and 104 x 1 (-14) -> realized -4; opens short 2 @ 90
+    inv.on_fill(-1, 90, 4, 0, True)
     assert inv.realized == -4 and inv.position == -2 and inv.avg_entry == 90
+    assert list(inv.lots) == [[90, 2]] and inv.basis == 180
     # cash = -300 - 104 + 220 + 360 = 176; mark at mid 95 (mid_x2 190)
     assert inv.cash == 176
     assert inv.unrealized(190) == -10  # -2 x (95 - 90)
     assert inv.total_units(190) == 176 - 2 * 95 == inv.realized + inv.unrealized(190)
+    assert inv.total_float(190) == -14.0 and inv.unrealized_float(190) == -10.0
+
+
+def test_fifo_identity_holds_on_a_random_walk() -> None:
+    """cash + position x mid - fees == realized + unrealized - fees, exactly, after every
+    fill of a long random sequence that adds, reduces and flips."""
+    import random
+
+    rnd = random.Random(3)
+    inv = Inventory(SPEC)
+    for _ in range(2_000):
+        side = rnd.choice((1, -1))
+        inv.on_fill(side, rnd.randint(90, 110), rnd.randint(1, 7), rnd.randint(-50, 50), True)
+        mid_x2 = rnd.randint(180, 220)
+        fees = Fraction(inv.fees, 10**8)
+        assert inv.total_units(mid_x2) == inv.realized + inv.unrealized(mid_x2) - fees
+        assert sum(q for _, q in inv.lots) == abs(inv.position)
+        assert inv.basis == sum(p * q for p, q in inv.lots)
 
 
 def test_half_tick_mid_is_exact() -> None:

@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import pickle
 
+import numpy as np
+
 import pytest
 
 from core.l2book import ASK, BID, L2Book
+from core.l2book_kernel import CompiledBook
+
+BookType = type[L2Book] | type[CompiledBook]
+
+
+@pytest.fixture(params=[L2Book, CompiledBook], ids=["reference", "compiled"])
+def Book(request: pytest.FixtureRequest) -> BookType:
+    """Every test runs against the reference book and the compiled kernel."""
+    return request.param
 
 
 @pytest.fixture
-def book() -> L2Book:
+def book(Book: BookType) -> L2Book:
     """bids 100x5, 99x3, 97x10; asks 102x4, 103x1, 110x7 (ticks x lots)."""
-    b = L2Book()
+    b = Book()
     for price, qty in ((100, 5), (99, 3), (97, 10)):
         b.set(BID, price, qty)
     for price, qty in ((110, 7), (102, 4), (103, 1)):
@@ -20,8 +31,8 @@ def book() -> L2Book:
     return b
 
 
-def test_empty_book() -> None:
-    b = L2Book()
+def test_empty_book(Book: BookType) -> None:
+    b = Book()
     assert b.best_bid() is None and b.best_ask() is None
     assert b.best_bid_level() is None and b.best_ask_level() is None
     assert b.mid_x2() is None and b.mid() is None and b.spread() is None
@@ -60,11 +71,11 @@ def test_depth_best_first(book: L2Book) -> None:
     assert book.depth_qty(BID, 2) == 8 and book.depth_qty(ASK, 10) == 12
 
 
-def test_imbalance(book: L2Book) -> None:
+def test_imbalance(book: L2Book, Book: BookType) -> None:
     assert book.imbalance(1) == pytest.approx((5 - 4) / (5 + 4))  # 1/9
     assert book.imbalance(2) == pytest.approx((8 - 5) / (8 + 5))  # 3/13
     assert book.imbalance(5) == pytest.approx((18 - 12) / (18 + 12))  # 0.2
-    only_bids = L2Book()
+    only_bids = Book()
     only_bids.set(BID, 1, 3)
     assert only_bids.imbalance(5) == 1.0
 
@@ -82,3 +93,30 @@ def test_book_pickles(book: L2Book) -> None:
     clone = pickle.loads(pickle.dumps(book))
     assert clone.levels() == book.levels()
     assert clone.best_bid() == 100 and clone.best_ask() == 102
+
+
+def test_compiled_book_matches_reference_on_random_operations() -> None:
+    """Differential: 20k random sets/deletes/clears over a sparse and a dense price range,
+    including prices that force the compiled window to grow; every query agrees."""
+    rng = np.random.default_rng(7)
+    for lo, hi in ((1000, 1040), (1, 200_000)):
+        ref, fast = L2Book(), CompiledBook()
+        for step in range(10_000):
+            op = rng.random()
+            if op < 0.002:
+                ref.clear()
+                fast.clear()
+                continue
+            side = BID if rng.random() < 0.5 else ASK
+            price = int(rng.integers(lo, hi))
+            qty = 0 if rng.random() < 0.4 else int(rng.integers(1, 50))
+            ref.set(side, price, qty)
+            fast.set(side, price, qty)
+            if step % 97 == 0 or op > 0.99:
+                assert fast.levels() == ref.levels()
+            assert (fast.best_bid(), fast.best_ask()) == (ref.best_bid(), ref.best_ask())
+            assert fast.mid_x2() == ref.mid_x2() and fast.is_crossed() == ref.is_crossed()
+            n = int(rng.integers(1, 8))
+            assert fast.depth(side, n) == ref.depth(side, n)
+            assert fast.imbalance(n) == ref.imbalance(n)
+            assert len(fast) == len(ref)

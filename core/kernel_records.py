@@ -1,0 +1,55 @@
+"""Record layouts the compiled kernels exchange: order actions and venue responses.
+
+The compiled counterparts of :class:`core.orders.OrderAction` and of
+:class:`core.events.OrderUpdate` / :class:`core.events.Fill`. Client order ids are the
+order manager's integer counter (``cid``); the edge renders ``{prefix}{run}-{cid}``.
+Reasons are carried as numbers (:mod:`core.reasons`) in ``r_``-prefixed fields.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.reasons import reason_fields
+
+ACTION_DTYPE = np.dtype(
+    [
+        ("type", np.int8),  # core.orders.ActionType
+        ("cid", np.int64),  # client id number (-1: none, e.g. CANCEL_ALL)
+        ("side", np.int8),
+        ("price", np.int64),  # ticks
+        ("qty", np.int64),  # lots
+        ("post_only", np.bool_),
+        ("reduce_only", np.bool_),
+        ("level", np.int64),  # quote level of a PLACE (-1: not a quote, e.g. flatten)
+        ("bad_inst", np.bool_),  # sent for another instrument (the sim rejects it)
+        *reason_fields("r_"),
+    ]
+)
+
+RESPONSE_DTYPE = np.dtype(
+    [
+        ("is_fill", np.bool_),
+        ("cid", np.int64),
+        ("status", np.int8),  # core.events.OrderStatus (updates only)
+        ("side", np.int8),
+        ("price", np.int64),  # ticks
+        ("qty", np.int64),  # lots: fill qty, or the order's current total qty
+        ("filled", np.int64),  # cumulative (updates)
+        ("fee", np.int64),  # fee units (fills)
+        ("is_maker", np.bool_),
+        ("exch_ts", np.int64),
+        ("recv_ts", np.int64),
+        ("venue_no", np.int64),  # sim: venue order id "sim-{venue_no}"
+        ("exec_no", np.int64),  # sim: execution id "sim-x{exec_no}"
+        *reason_fields("r_"),
+    ]
+)
+
+
+def empty_actions(n: int) -> np.ndarray:
+    return np.zeros(n, dtype=ACTION_DTYPE)
+
+
+def empty_responses(n: int) -> np.ndarray:
+    return np.zeros(n, dtype=RESPONSE_DTYPE)
