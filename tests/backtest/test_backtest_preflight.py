@@ -105,16 +105,27 @@ def test_position_limit_below_the_smallest_order(sample_lake: Path, tmp_path: Pa
     assert warnings == [] and placed > 0  # 125 / 61.84 -> 2 lots: the smallest order fits
 
 
+SMALLEST = "the smallest order, 2 lots = "
+
+
 @pytest.mark.parametrize(
     ("sections", "named"),
     [
-        ({"orders": {"max_order_usd": 100}}, "orders.max_order_usd 100 is below the smallest order, 2 lots = 123.18 to 123.68 USDT in the data"),
-        ({"risk": {"max_position_units": 0.0015}}, "risk.max_position_units 0.0015 is below the smallest order, 2 lots = 0.002 BTCUSDT"),
-        # no skew while flat, no bias: every quote is >= the 1 bps half spread from mid
-        ({"orders": {"price_band_bps": 0.9}}, "orders.price_band_bps 0.9 is below the closest a quote gets to mid, 1.00 bps"),
+        (
+            {"orders": {"max_order_usd": 100}},
+            f"orders.max_order_usd 100 is below {SMALLEST}123.18 to 123.68 USDT in the data",
+        ),
+        (
+            {"risk": {"max_position_units": 0.0015}},  # x 1.2 = 0.0018 -> 1 lot
+            f"risk.max_position_units 0.0015 is below {SMALLEST}0.002 BTCUSDT",
+        ),
+        (  # no skew while flat, no bias: every quote is >= the 1 bps half spread from mid
+            {"orders": {"price_band_bps": 0.9}},
+            "orders.price_band_bps 0.9 is below the closest a quote gets to mid, 1.00 bps",
+        ),
     ],
     ids=["max_order", "max_position_units", "price_band"],
-)  # fmt: skip
+)
 def test_other_parameters_that_can_never_quote(
     sample_lake: Path, tmp_path: Path, sections: dict[str, Any], named: str
 ) -> None:
@@ -166,9 +177,12 @@ def test_checks_without_a_price_and_with_an_open_position() -> None:
 
 @pytest.mark.parametrize(
     ("start", "end"),
-    [("2024-08-08T23:59:00Z", "2024-08-08T23:55:00Z"), ("2024-08-08T23:55:00Z", "2024-08-08T23:55:00Z")],
+    [
+        ("2024-08-08T23:59:00Z", "2024-08-08T23:55:00Z"),
+        ("2024-08-08T23:55:00Z", "2024-08-08T23:55:00Z"),
+    ],
     ids=["reversed", "empty"],
-)  # fmt: skip
+)
 def test_reversed_or_empty_range_is_one_line_and_leaves_no_out(
     sample_lake: Path, tmp_path: Path, start: str, end: str
 ) -> None:

@@ -77,10 +77,11 @@ def test_dev_broker_stops_tansu_on_every_signal(sig: signal.Signals) -> None:
 
         proc.send_signal(sig)
         code = proc.wait(10)
-        assert code == (-signal.SIGKILL if sig == signal.SIGKILL else 0), proc.stderr.read()  # type: ignore[union-attr]
+        stderr = proc.stderr.read()  # type: ignore[union-attr]
+        assert code == (-signal.SIGKILL if sig == signal.SIGKILL else 0), stderr
+        assert stderr == ""  # a requested stop: no traceback
         _wait("Tansu to exit", lambda: not _alive(child))  # killed outright: the kernel's job
         assert not accepts(int(port))
-        assert proc.stderr.read() == ""  # type: ignore[union-attr]  # no traceback
     finally:
         if proc.poll() is None:
             proc.kill()
