@@ -60,6 +60,7 @@ from core.lake import RUN_TABLES
 from core.log import event, get_logger, setup_logging
 from core.params import StrategyParams
 from flows.entry import lazy_flow
+from flows.start_checks import warn_never_quote
 from operators.trader import Trader, TraderOutput
 from warehouse.lake_writer import write_rows
 from warehouse.run_sink import RunSink, flush_all_run_sinks, rows_to_frame, write_summary
@@ -158,6 +159,7 @@ def build_live_flow(settings: Settings, cfg: BybitConfig) -> Dataflow:
         positions = report.positions
         WORKERS[flow_name] = GatewayWorker(gateway, bus(flow_name))
         inputs.append(op.input("private", flow, BybitPrivateSource(settings.symbols, cfg, specs)))
+    warn_never_quote(rest, by_inst, params, cfg.category, positions)
 
     def make(inst: str) -> Trader:
         spec, p = by_inst[inst], params[inst]
