@@ -75,7 +75,7 @@ class CompactReport:
     files_after: int = 0
     rows_rewritten: int = 0
     duplicates: int = 0  # rows dropped (dry run: found) whose natural key was already there
-    files_deduplicated: int = 0
+    files_deduplicated: int = 0  # files rewritten or deleted to drop them
     recovered: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
 
@@ -213,19 +213,38 @@ def repeated_rows(files: list[Path], table: str) -> list[np.ndarray]:
     return [first[bounds[i] : bounds[i + 1]] for i in range(len(files))]
 
 
-def dedupe_partition(directory: Path, table: str, dry_run: bool = False) -> tuple[int, int]:
-    """Drop repeated natural keys from a partition; (rows dropped, files rewritten)."""
-    files = data_files(directory)
+@dataclass
+class Dedupe:
+    rows: int = 0  # rows dropped (or, in a dry run, to drop)
+    files: int = 0  # files rewritten or deleted
+    left: list[Path] = field(default_factory=list)  # data files afterwards (dry run: would be)
+
+
+def dedupe_partition(directory: Path, table: str, dry_run: bool = False) -> Dedupe:
+    """Drop repeated natural keys from a partition.
+
+    The lake's own files (``part-*``, in name order) keep their rows; a file copied in
+    under another name loses the rows they already hold.
+    """
+    files = sorted(data_files(directory), key=lambda f: (not f.name.startswith("part-"), f.name))
     if len(files) < 2 and all(f.name.startswith("part-") for f in files):
-        return 0, 0  # the writer's and compaction's files never repeat a key
+        return Dedupe(left=files)  # the writer's and compaction's files never repeat a key
     masks = repeated_rows(files, table)
-    dropped = int(sum(len(m) - int(m.sum()) for m in masks))
-    touched = [(f, m) for f, m in zip(files, masks, strict=True) if not m.all()]
-    if not dry_run:
-        schema = table_def(table).schema
-        for f, keep in touched:
-            _replace(directory, [f], pq.read_table(f, schema=schema).filter(keep), table, "d")
-    return dropped, len(touched)
+    out = Dedupe()
+    schema = table_def(table).schema
+    for f, keep in zip(files, masks, strict=True):
+        if keep.all():
+            out.left.append(f)
+            continue
+        out.rows += len(keep) - int(keep.sum())
+        out.files += 1
+        if dry_run:
+            out.left += [f] if keep.any() else []
+            continue
+        new = _replace(directory, [f], pq.read_table(f, schema=schema).filter(keep), table, "d")
+        out.left += [new] if new is not None else []
+    out.left.sort()
+    return out
 
 
 def _partitions(lake: Path) -> Iterator[tuple[str, Path]]:
@@ -283,13 +302,13 @@ def compact_lake(
                 if not dry_run:
                     _drop(d)
                 continue
-            dropped, rewritten = dedupe_partition(d, table, dry_run)
-            report.duplicates += dropped
-            report.files_deduplicated += rewritten
-            files = data_files(d)
+            report.files_before += len(data_files(d))
+            dedupe = dedupe_partition(d, table, dry_run)
+            report.duplicates += dedupe.rows
+            report.files_deduplicated += dedupe.files
+            files = dedupe.left
             rows = [_num_rows(f) for f in files]
             groups = plan_groups(files, rows, small_rows, target_rows)
-            report.files_before += len(files)
             merged = sum(len(g) for g in groups)
             report.files_after += len(files) - merged + len(groups)
             if groups:
