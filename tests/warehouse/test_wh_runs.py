@@ -214,3 +214,19 @@ def test_mm_backtest_force_replaces_the_previous_run(tmp_path: Path) -> None:
 def test_bad_run_ids_are_refused(bad: object) -> None:
     with pytest.raises(MMError, match="run id"):
         check_run_id(bad)  # type: ignore[arg-type]
+
+
+def test_mm_sql_lists_the_runs_read_only(lake: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    run_once(lake, "run1")
+    run_once(lake, "run2", summary={**SUMMARY, "net_pnl": -0.5})
+    q = "SELECT run_id, mode, fills, net_pnl, summary->>'fills' AS s_fills FROM runs ORDER BY 1"
+    res = CliRunner().invoke(app, ["sql", q, "--lake", str(lake), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output) == [
+        {"run_id": "run1", "mode": "paper", "fills": 3, "net_pnl": 0.96875, "s_fills": "3"},
+        {"run_id": "run2", "mode": "paper", "fills": 3, "net_pnl": -0.5, "s_fills": "3"},
+    ]
