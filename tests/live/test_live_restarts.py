@@ -2,9 +2,17 @@
 
 Each run is a real ``flows.live_mm`` process (MM_MODE=paper) against one fake Bybit and
 one MM_LAKE, all on the same UTC day, as a user restarting the trader would do. The
-ground truth of a run is its own log: one ``fill`` line per fill, one ``quotes`` line per
-quote set, and the trader numbers each table's rows 1, 2, 3 ... (``seq``), so a run that
-kept every row has every seq from 1 to its last one.
+ground truth of a run is its own log (one ``quotes`` line per quote set, one ``fill``
+line per fill) and its summary (the fills it counted when it stopped); the trader
+numbers each table's rows 1, 2, 3 ... (``seq``), so a run that kept every row has every
+seq from 1 to its last one.
+
+A paper trader keeps trading on its simulated venue between SIGTERM and its exit: a fill
+logged after the ``shutdown`` line can come after its last rows were handed over, and is
+then in neither the summary nor the lake (reported; flows/live_mm.py is not this test's).
+So fills are checked against the summary, and the log bounds it. Likewise the last log
+lines of a run may miss the exit: the stop's own "quoting nothing" quote set is in the
+lake, its ``quotes`` line sometimes not.
 """
 
 from __future__ import annotations
@@ -32,6 +40,17 @@ class PaperRun:
 
     def logged(self, name: str) -> int:
         return len(self.proc.events(name))
+
+    def before_stop(self, name: str) -> int:
+        """Events logged before SIGTERM (the trader had them before its Shutdown item)."""
+        (stop,) = self.proc.events("shutdown")
+        return len([e for e in self.proc.events(name) if e["ts"] < stop["ts"]])
+
+    def summary_fills(self, lake: Path) -> int:
+        summary = json.loads((lake / "runs" / self.run_id / "summary.json").read_text())
+        fills = summary["fills"]
+        assert 2 <= self.before_stop("fill") <= fills <= self.logged("fill")
+        return fills
 
 
 def lake_rows(lake: Path, table: str) -> pl.DataFrame:
@@ -79,9 +98,12 @@ def assert_complete(lake: Path, run: PaperRun) -> None:
         if table != "quotes":  # one row per seq (quotes: one per side and level)
             assert rows.height == len(seqs), (table, run.run_id)
     fills = lake_rows(lake, "fills").filter(pl.col("run_id") == run.run_id)
-    assert fills.height == run.logged("fill") >= 2
+    assert fills.height == run.summary_fills(lake)
     quotes = lake_rows(lake, "quotes").filter(pl.col("run_id") == run.run_id)
-    assert quotes["seq"].n_unique() == run.logged("quotes")
+    sets = quotes["seq"].n_unique()
+    assert run.before_stop("quotes") <= sets <= run.logged("quotes") + 1
+    if sets > run.logged("quotes"):  # the stop's own set, whose log line missed the exit
+        assert quotes.filter(pl.col("seq") == sets)["side"].to_list() == [0]
 
 
 def runs_view(lake: Path) -> dict[str, dict]:
@@ -103,7 +125,11 @@ def test_consecutive_paper_runs_into_one_lake_keep_every_row(tmp_path: Path) -> 
             if k == 0:
                 continue
             # after the second and the third run: totals first (what the bug lost) ...
-            assert lake_rows(lake, "fills").height == sum(r.logged("fill") for r in runs)
+            sets = lake_rows(lake, "quotes").select("recv_ts", "seq").unique().height
+            assert sum(r.before_stop("quotes") for r in runs) <= sets
+            assert sets <= sum(r.logged("quotes") + 1 for r in runs)
+            fills = lake_rows(lake, "fills").height
+            assert fills == sum(r.summary_fills(lake) for r in runs)
             assert lake_rows(lake, "quotes")["run_id"].n_unique() == len(runs)
             for r in runs:  # ... then each run on its own
                 assert_complete(lake, r)
@@ -118,9 +144,9 @@ def test_consecutive_paper_runs_into_one_lake_keep_every_row(tmp_path: Path) -> 
             "bybit",
             "XRPUSDT",
         )
-        assert row["fills"] == r.logged("fill")
+        assert row["fills"] == r.summary_fills(lake)
         assert row["summary"] is not None  # each run kept its own summary
-        assert row["summary"]["fills"] == r.logged("fill")
+        assert row["summary"]["fills"] == row["fills"]
         assert row["start_time"] < row["end_time"]
 
 
@@ -143,9 +169,10 @@ def test_sigkilled_run_then_a_new_run_keeps_both(tmp_path: Path) -> None:
     # totals first (what the bug lost): quote sets (one recv_ts and seq each) and fills
     sets = lake_rows(lake, "quotes").select("recv_ts", "seq").unique().height
     killed_sets = on_disk["quotes"].select("recv_ts", "seq").unique().height
-    assert sets == killed_sets + second.logged("quotes")
+    assert killed_sets + second.before_stop("quotes") <= sets
+    assert sets <= killed_sets + second.logged("quotes") + 1
     fills = lake_rows(lake, "fills")
-    assert fills.height == on_disk["fills"].height + second.logged("fill")
+    assert fills.height == on_disk["fills"].height + second.summary_fills(lake)
     for table in RUN_TABLES:
         after = lake_rows(lake, table)
         assert (
@@ -166,4 +193,4 @@ def test_sigkilled_run_then_a_new_run_keeps_both(tmp_path: Path) -> None:
     assert view[killed.run_id]["summary"] is None  # killed: no summary, but its rows stay
     assert view[killed.run_id]["mode"] == "paper"
     assert view[killed.run_id]["pnl"] == on_disk["pnl"].height
-    assert view[second.run_id]["summary"]["fills"] == second.logged("fill")
+    assert view[second.run_id]["summary"]["fills"] == second.summary_fills(lake)
