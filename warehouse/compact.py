@@ -16,9 +16,10 @@ Order of operations per group of files, each step durable before the next:
   4. delete the journal.
 
 Compaction also drops rows whose natural key (``core.lake``) an earlier row of the same
-partition already has (files in name order, then row order): the lake writer never adds
-such a row, but a file copied in by hand (``mm sql --unsafe`` ``COPY ... TO``, a restored
-backup) can repeat rows. Each file holding repeats is rewritten without them in the same
+partition already has (the lake's own ``part-*`` files first, in name order, then any
+other file; rows in file order): the lake writer never adds such a row, but a file
+copied in by hand (``mm sql --unsafe`` ``COPY ... TO``, a restored backup) can repeat
+rows, and then loses them. Each file holding repeats is rewritten without them in the same
 crash-safe steps (a file left with no row is deleted: journal ``new`` null); every key
 keeps a copy at every step, so nothing is lost. A partition holding one file written
 by the lake writer or by compaction (``part-*``) is skipped: such a file has no repeats.

@@ -27,7 +27,7 @@ from warehouse.lake_writer import write_rows
 from warehouse.runs import MODES, check_run_id, new_run_id, write_manifest, write_summary
 from warehouse.sinks import InstrumentSink
 
-__all__ = ["RunSink", "flush_all_run_sinks", "rows_to_frame", "write_output", "write_summary"]
+__all__ = ["RunSink", "flush_all_run_sinks", "rows_to_frame", "write_summary"]
 
 
 def rows_to_frame(table: str, rows: list[tuple], run_id: str | None = None) -> Any:
@@ -46,17 +46,6 @@ def rows_to_frame(table: str, rows: list[tuple], run_id: str | None = None) -> A
             raise ValueError(f"rows of run table {table} need a run id")
         arrays[RUN_ID] = pa.array([check_run_id(run_id)] * len(rows), type=pa.string())
     return pl.from_arrow(pa.Table.from_arrays([arrays[f.name] for f in schema], schema=schema))
-
-
-def write_output(root: Path, run_id: str, inst: str, out: TraderOutput) -> None:
-    """Write one trader output (every run table, the summary) under ``run_id`` now."""
-    venue, symbol = split_instrument_id(inst)
-    for table in RUN_TABLES:
-        rows = getattr(out, table)
-        if rows:
-            write_rows(root, table, venue, symbol, rows_to_frame(table, rows, run_id))
-    if out.summary is not None:
-        write_summary(root, run_id, inst, out.summary)
 
 
 _OPEN: list[_RunPartition] = []  # live partitions of this process, for a flush at shutdown
@@ -198,7 +187,6 @@ class RunSink(InstrumentSink):
         self.flush_rows = flush_rows
         self.run_id = check_run_id(run_id) if run_id is not None else new_run_id()
         self.mode = mode
-        self.instruments = list(instruments)
         self.started_ns = time.time_ns()
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _RunPartition:
