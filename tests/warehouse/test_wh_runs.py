@@ -230,3 +230,23 @@ def test_mm_sql_lists_the_runs_read_only(lake: Path) -> None:
         {"run_id": "run1", "mode": "paper", "fills": 3, "net_pnl": 0.96875, "s_fills": "3"},
         {"run_id": "run2", "mode": "paper", "fills": 3, "net_pnl": -0.5, "s_fills": "3"},
     ]
+
+
+def test_a_run_of_two_instruments_writes_each_under_its_own_path(lake: Path) -> None:
+    """Instruments in any order: each instrument's rows land in its own partition, the
+    run is recorded once with both, and its summary merges the two."""
+    other = f"{SPEC.venue}:AAAUSDT"  # sorts before TESTUSDT
+    rows = TraderOutput(fills=_tuples("fills", FILLS[:1]), summary=SUMMARY)
+    items = [(INST, rows), (other, TraderOutput(fills=_tuples("fills", FILLS), summary=SUMMARY))]
+    flow = Dataflow("two")
+    stream = op.input("in", flow, TestingSource(items))
+    op.output("run", stream, RunSink(lake, [INST, other], run_id="two", mode="paper"))
+    run_main(flow)
+    counts = {
+        d.parent.name: pq.read_table(next(d.glob("*.parquet"))).num_rows
+        for d in (lake / "fills").glob("venue=*/symbol=*/date=*")
+    }
+    assert counts == {f"symbol={SPEC.symbol}": 1, "symbol=AAAUSDT": 3}
+    manifest = json.loads((lake / "runs" / "two" / "run.json").read_text())
+    assert manifest["instruments"] == sorted([INST, other])
+    assert read_run_summary(lake, "two")["fills"] == 2 * SUMMARY["fills"]
