@@ -26,6 +26,7 @@ import polars as pl
 import pytest
 from fake_bybit import FakeBybit
 from live_helpers import TICK, LiveProcess, live_env
+from live_scenarios import Session
 
 from core.lake import RUN_TABLES
 from warehouse.duck import Catalog
@@ -194,3 +195,17 @@ def test_sigkilled_run_then_a_new_run_keeps_both(tmp_path: Path) -> None:
     assert view[killed.run_id]["mode"] == "paper"
     assert view[killed.run_id]["pnl"] == on_disk["pnl"].height
     assert view[second.run_id]["summary"]["fills"] == second.summary_fills(lake)
+
+
+def test_live_rows_carry_the_run_tag_of_their_order_ids(live_session: Session) -> None:
+    """Live mode: the run id is the run tag inside every orderLinkId the run sent."""
+    s = live_session
+    run_id = s.run_prefix.removeprefix("mm").removesuffix("-")
+    for table in RUN_TABLES:
+        assert set(lake_rows(s.lake, table)["run_id"]) == {run_id}, table
+    placed = lake_rows(s.lake, "orders").filter(pl.col("event") == "place")
+    assert placed.height and all(c.startswith(s.run_prefix) for c in placed["client_id"])
+    venue = {o.link_id for o in s.fake.orders.values() if o.link_id.startswith(s.run_prefix)}
+    assert venue and venue <= set(placed["client_id"])  # each order the venue got is a row
+    (row,) = runs_view(s.lake).values()
+    assert (row["run_id"], row["mode"]) == (run_id, "live")
