@@ -14,7 +14,7 @@ import typer
 from cli.main import app, emit_json, guarded
 from core.errors import MMError
 
-RUN_MARKERS = ("run.json", "summary.json", "fills", "orders", "quotes", "pnl")
+RUN_MARKERS = ("run.json", "summary.json", "runs", "fills", "orders", "quotes", "pnl")
 
 
 def prepare_run_dir(out: Path, force: bool) -> None:

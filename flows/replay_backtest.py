@@ -39,6 +39,7 @@ from operators.quoting.feasibility import never_quote_warning
 from operators.trader import Trader, TraderOutput
 from warehouse.lake_writer import write_instrument
 from warehouse.run_sink import RunSink
+from warehouse.runs import check_run_id, new_run_id
 
 
 class TraderStep(StatefulLogic[tuple[str, np.ndarray], TraderOutput, Trader]):
@@ -79,14 +80,18 @@ def build_backtest_flow(
     out_dir: Path,
     meta: dict[str, Any] | None = None,
 ) -> Dataflow:
-    """The backtest dataflow for any source emitting ``(instrument id, event batch)``."""
+    """The backtest dataflow for any source emitting ``(instrument id, event batch)``.
+
+    The run's id (``meta["run_id"]``, default a new one) is in run.json and every row."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    run_id = check_run_id((meta or {}).get("run_id") or new_run_id())
     for spec in specs.values():
         write_instrument(out_dir, spec)
     (out_dir / "run.json").write_text(
         json.dumps(
             {
                 **(meta or {}),
+                "run_id": run_id,
                 "instruments": {i: s.to_dict() for i, s in specs.items()},
                 "params": {i: p.model_dump(mode="json") for i, p in params.items()},
             },
@@ -104,7 +109,7 @@ def build_backtest_flow(
     events = op.input("replay", flow, source)
     keyed = op.map("tag", events, lambda kv: (kv[0], kv))
     outputs = op.stateful("trader", keyed, lambda resume: TraderStep(make, resume))
-    op.output("run", outputs, RunSink(out_dir, list(specs)))
+    op.output("run", outputs, RunSink(out_dir, list(specs), run_id=run_id, mode="backtest"))
     return flow
 
 
