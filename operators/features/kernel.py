@@ -1217,7 +1217,8 @@ class CompiledRegimeDetector(_Stateful):
         return Regime(int(g))
 
     def params(self, table: dict[Regime, RegimeParams] | None = None) -> RegimeParams:
-        t = DEFAULT_REGIME_TABLE if table is None else new_regime_table(table)
+        default = table is None or table is DEFAULT_REGIME_PARAMS
+        t = DEFAULT_REGIME_TABLE if default else new_regime_table(table)
         clamp, levels, mult = regime_params(t, int(self.st.rec[0]["regime"]))
         return RegimeParams(float(clamp), int(levels), float(mult))
 
