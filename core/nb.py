@@ -39,15 +39,22 @@ def py_min(a, b):  # type: ignore[no-untyped-def]
 
 @njit(cache=True, inline="always")
 def mul_overflows(a: int, b: int) -> bool:
-    """True if ``a * b`` does not fit in int64."""
+    """True if ``a * b`` does not fit in int64.
+
+    Decided by division before multiplying: numba marks int64 products ``nsw`` (overflow
+    is undefined), so LLVM folds a multiply-then-divide check ``a * b // b != a`` to False.
+    """
     if a == 0 or b == 0:
         return False
-    if a == -1:
-        return b == INT64_MIN
-    if b == -1:
-        return a == INT64_MIN
-    p = a * b  # wraps on overflow; the division check detects it
-    return p // b != a or (a == INT64_MIN and b == -1)
+    if a > 0:
+        if b > 0:
+            return a > INT64_MAX // b
+        return b != -1 and a > INT64_MIN // b  # b < -1: MIN // b is positive, floor = trunc
+    if b > 0:
+        return a != -1 and b > INT64_MIN // a
+    if a == INT64_MIN or b == INT64_MIN:
+        return True
+    return -a > INT64_MAX // -b
 
 
 @njit(cache=True, inline="always")
