@@ -49,7 +49,7 @@ from connectors.bybit.order_sink import WORKERS, BybitOrderSink, GatewayWorker
 from connectors.bybit.private import BybitPrivateSource
 from connectors.bybit.rest import BybitRest
 from connectors.clock import ClockSource
-from connectors.feedback import FeedbackSource, Shutdown, bus
+from connectors.feedback import BusSink, FeedbackSource, Shutdown, bus
 from connectors.log_sink import LogSink
 from connectors.sim.config import SimConfig
 from connectors.sim.venue import SimVenue
@@ -138,11 +138,14 @@ def build_live_flow(settings: Settings, cfg: BybitConfig) -> Dataflow:
     params = {specs[s].id: _params(settings, s) for s in settings.symbols}
     by_inst = {s.id: s for s in specs.values()}
     flow_name = f"live_mm_{os.getpid()}"
+    resync_bus = f"{flow_name}/resync"  # trader -> public source: resubscribe this book
+    clock_offset_ns = measure_clock_offset(rest)
 
     flow = Dataflow("live_mm")
-    market = op.input(
-        "public", flow, BybitPublicSource(settings.symbols, settings.depth, True, cfg, specs)
+    public = BybitPublicSource(
+        settings.symbols, settings.depth, True, cfg, specs, resync_bus=resync_bus
     )
+    market = op.input("public", flow, public)
     clock = op.input("clock", flow, ClockSource(insts, interval_ms=1000))
     feedback = op.input("feedback", flow, FeedbackSource(flow_name, insts))  # + Shutdown
     inputs = [market, clock, feedback]
@@ -164,6 +167,7 @@ def build_live_flow(settings: Settings, cfg: BybitConfig) -> Dataflow:
         venue = SimVenue(spec, SimConfig.from_params(p)) if mode == "paper" else None
         trader = Trader(spec, p, venue, run_tag=run_tag, log_quotes=True,
                         wait_for_own_stream=mode == "live")  # fmt: skip
+        trader.clock_offset_ns = clock_offset_ns
         pos = positions.get(inst)
         if pos is not None and pos.qty:
             trader.seed_position(pos.qty, pos.entry_price)
@@ -179,6 +183,8 @@ def build_live_flow(settings: Settings, cfg: BybitConfig) -> Dataflow:
     )
     logs = op.filter_map_value("logs", outputs, lambda o: o.logs or None)
     op.output("log", logs, LogSink())
+    resyncs = op.filter_map_value("resyncs", outputs, lambda o: o.resync or None)
+    op.output("resync", resyncs, BusSink(resync_bus))
     if mode == "live":
         actions = op.filter_map_value("actions", outputs, lambda o: o.actions or None)
         op.output("orders", actions, BybitOrderSink(flow_name))
@@ -186,6 +192,30 @@ def build_live_flow(settings: Settings, cfg: BybitConfig) -> Dataflow:
           run_tag=run_tag, lake=str(settings.lake), rest=cfg.rest_url)  # fmt: skip
     install_shutdown(flow_name, gateway, insts)
     return flow
+
+
+def measure_clock_offset(rest: BybitRest, tries: int = 3) -> int:
+    """Local clock minus Bybit's, in ns, from ``/v5/market/time`` (the sample with the
+    shortest round trip; the error is at most half of it). The trader subtracts it from
+    each book message's receive-minus-exchange time before its lag check, so a local
+    clock that is off does not read as stale data. 0 if the venue does not answer."""
+    best: tuple[int, int] | None = None  # (round trip, offset)
+    for _ in range(tries):
+        t0 = time.time_ns()
+        try:
+            resp = rest.call("/v5/market/time")
+            server = int(resp.result.get("timeNano") or 0)
+        except Exception:  # never block the start on this: a 0 offset is the fallback
+            server = 0
+        t1 = time.time_ns()
+        if server > 0 and (best is None or t1 - t0 < best[0]):
+            best = (t1 - t0, (t0 + t1) // 2 - server)
+    if best is None:
+        event(log, logging.WARNING, "clock_offset_unknown", hint="assuming 0")
+        return 0
+    event(log, logging.INFO, "clock_offset", offset_ms=round(best[1] / 1e6, 3),
+          rtt_ms=round(best[0] / 1e6, 3))  # fmt: skip
+    return best[1]
 
 
 def write_final_rows(lake: Path, inst: str, out: TraderOutput) -> None:
