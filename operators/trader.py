@@ -187,6 +187,8 @@ class Trader:
                     self._on_own(r, now, out)
             if changed and sync.usable:
                 self._update_features(now)
+                if self.resync.since >= 0 and not self._lagging:
+                    self.resync.check(now, True)  # usable again: the unusable spell ends
             if now >= self._next_pnl and self._last_mid_x2:
                 self._pnl_row(now, out)
                 self._next_pnl = (now // self._pnl_interval + 1) * self._pnl_interval

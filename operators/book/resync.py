@@ -6,7 +6,10 @@ snapshot only on subscribe, so a book that went bad stays bad unless someone ask
 trader, which decides that the book is unusable, asks the source (which owns the
 connection) to resubscribe.
 
-Rule (all times on the trader's clock, integer ns; checked on each timer tick):
+Rule (all times on the trader's clock, integer ns). The trader calls ``check`` on each
+timer tick, and ``check(now, True)`` on each book message after which the book is usable
+while a spell is open (so a spell ends the moment the book is usable again, not at the
+next tick); requests therefore only go out on ticks:
 
 * a spell starts at the first check that sees the book unusable;
 * the first request is due ``after_ns`` into the spell; request ``n`` (1, 2, ...) makes

@@ -535,11 +535,16 @@ class FakeBybit:
         self.market_delta(bids=[[fmt(price, TICK), qty]], asks=[])
         return price
 
-    def uncross(self) -> None:
+    def uncross(self, silent: bool = False) -> None:
+        """Take the crossing bid out again; ``silent``: without telling subscribers (as if
+        they had missed that delta with no id gap): only a fresh snapshot shows it."""
         with self.lock:
             gone = [[fmt(p, TICK), "0"] for p in self.pinned_bids]
+            for price in self.pinned_bids:
+                self.book.bids.pop(price, None)
             self.pinned_bids.clear()
-        if gone:
+            self.ws_log.append((time.time_ns(), "uncross", {"silent": silent}))
+        if gone and not silent:
             self.market_delta(bids=gone, asks=[])
 
     def send_oversize(self, nbytes: int) -> None:

@@ -4,6 +4,7 @@ trader's resync requests, resubscribes that get no answer, oversized frames."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -111,7 +112,7 @@ def test_bad_snapshots_in_a_row_are_retried_with_backoff(
         items = pump(part, [], lambda xs: after(xs, 0, RESET, RESET, RESET, RESET, SNAP))
         sent = [ts for ts, _ in snapshots_sent(fake)]
         assert len(sent) == 4  # 3 bad, then the good one
-        gaps = [(b - a) / 1e9 for a, b in zip(sent, sent[1:], strict=False)]
+        gaps = [(b - a) / 1e9 for a, b in itertools.pairwise(sent)]
         # first resubscribe at once, then 0.1 s, then 0.2 s (doubling)
         assert gaps[0] < 0.1 and 0.1 <= gaps[1] < 0.2 and 0.2 <= gaps[2] < 0.35, gaps
         assert reset_codes(items)[1:] == [ResetReason.BAD_MESSAGE] * 3

@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bybit"))  # the fa
 from fake_bybit import FakeBybit
 from live_helpers import LiveProcess, Run, live_env
 from live_scenarios import Session, run_session
+from liveness_scenarios import run_liveness_session
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +25,15 @@ def live_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     lake = tmp_path_factory.mktemp("live_lake")
     with FakeBybit() as fake:
         session = run_session(fake, lake)
+    yield session
+
+
+@pytest.fixture(scope="session")
+def liveness_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    """A venue that sends snapshots only on subscribe, and faults only a resync fixes."""
+    lake = tmp_path_factory.mktemp("liveness_lake")
+    with FakeBybit(snapshots=False) as fake:
+        session = run_liveness_session(fake, lake)
     yield session
 
 
