@@ -23,6 +23,17 @@ the dataflow on the main thread, where the handler would interrupt a step half-w
 running meanwhile, so each trader receives a Shutdown item through the feedback bus,
 stops deciding and hands over its last rows (fills still waiting for markouts, a
 final PnL row, the summary), which are written to the lake before the process exits.
+In paper mode the trader first cancels its simulated orders (and takes their answers),
+so nothing fills after the shutdown: every fill logged is in the lake and the summary.
+
+Liveness: Bybit sends a book snapshot only on subscribe, so every guard that stops
+quoting (stale, crossed, out of sync, a bad snapshot, data lagging the exchange clock)
+needs a way back. The trader emits ``ResyncRequest``s (TraderOutput.resync, with
+backoff, see operators/book/resync.py); a BusSink puts them on the process-local bus
+``{flow}/resync``, which the public source drains and answers by resubscribing the
+symbol (or reconnecting, if the resubscribe brings no snapshot). The clock offset to
+Bybit (``/v5/market/time``, measured at start) keeps a skewed local clock from reading
+as lagging data.
 """
 
 from __future__ import annotations
@@ -50,7 +61,7 @@ from connectors.bybit.private import BybitPrivateSource
 from connectors.bybit.rest import BybitRest
 from connectors.clock import ClockSource
 from connectors.feedback import BusSink, FeedbackSource, Shutdown, bus
-from connectors.log_sink import LogSink
+from connectors.log_sink import LogSink, log_records
 from connectors.sim.config import SimConfig
 from connectors.sim.venue import SimVenue
 from core.config import Settings, load_params_file, load_settings
@@ -95,18 +106,18 @@ class LiveTraderStep(StatefulLogic[tuple[str, Any], TraderOutput, Trader]):
         return ([] if out.empty() else [out]), StatefulLogic.RETAIN
 
     def _shutdown(self, inst: str, item: Shutdown) -> list[TraderOutput]:
-        """The trader's last rows go straight to the lake: the process exits right after,
-        so they must not wait in a sink's buffer."""
-        logs: list[dict[str, Any]] = []
+        """The trader's last rows go straight to the lake, and its last log lines straight
+        to the log: the process exits right after, so neither may wait in a sink (paper
+        mode: a fill of the final cancel round is logged and stored, or neither)."""
         if self.trader is not None:
             out = self.trader.on_item(item)
             if self.lake is not None:
                 write_final_rows(self.lake, inst, out)
-            logs = out.logs
+            log_records(out.logs)
         done = FINISHED.get(f"{self.flow_name}/{inst}")
         if done is not None:
             done.set()
-        return [TraderOutput(logs=logs)] if logs else []
+        return []
 
     def notify_at(self) -> datetime | None:
         return None
