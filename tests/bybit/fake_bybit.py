@@ -1215,7 +1215,7 @@ class FakeBybit:
             self.ws_log.append(
                 (time.time_ns(), "delta_skipped" if skip else "delta", {"u": data["u"]})
             )
-            if self.fill_on_cross:
+            if self.fill_on_cross and not self.down:  # a killed venue matches nothing
                 for o in list(self.orders.values()):
                     if o.status in ACTIVE and self._crosses(o.side, o.price):
                         self._execute(o, o.qty - o.filled, o.price, True)
