@@ -173,8 +173,9 @@ def soak(
         lake = Path(tmp)
         execs = ExecRecorder(fake)
         env = live_env(fake.env(), lake)
-        for k in ("BYBIT_RECONNECT_INITIAL_S", "BYBIT_RECONNECT_MAX_S", "BYBIT_STABLE_AFTER_S"):
-            env.pop(k)  # the production reconnect backoff
+        for k in ("BYBIT_RECONNECT_INITIAL_S", "BYBIT_RECONNECT_MAX_S", "BYBIT_STABLE_AFTER_S",
+                  "MM_FLUSH_INTERVAL_S"):  # fmt: skip
+            env.pop(k)  # the production reconnect backoff and lake flush interval
         env |= extra_env or {}
         proc = LiveProcess(env).start()
         try:

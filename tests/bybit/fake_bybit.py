@@ -24,7 +24,8 @@
   liveness scenarios ``stall`` (the public stream goes quiet, TCP open; ``hard`` holds
   even the answers to subscribes), ``bad_snapshot_next`` (NaN / inf sizes), ``cross``
   / ``uncross`` (a crossed book that stays crossed, snapshots included), ``exch_lag_ms``
-  (exchange timestamps that lag), ``send_oversize`` (a frame above the client's limit),
+  (exchange timestamps that lag), ``clock_skew_ms`` (a venue clock that is off: server
+  time and message stamps), ``send_oversize`` (a frame above the client's limit),
   ``kill`` / ``restart`` (the websocket server goes away and comes back on its port;
   REST calls get no answer meanwhile).
 * Timelines for end-to-end assertions (``time.time_ns()``, the clock a client on this
@@ -331,6 +332,7 @@ class FakeBybit:
         self.mute_pongs = False
         self.freeze_cancels = False
         self.exch_lag_ms = 0  # book and trade messages say they are this much older
+        self.clock_skew_ms = 0  # the venue's clock minus ours (server time, message stamps)
         self.down = False  # killed: no websocket server, REST requests unanswered
         self._stall_until = 0.0  # monotonic: the replay sends nothing until then
         self._hard_stall_until = 0.0  # ... and public connections send nothing at all
@@ -785,7 +787,7 @@ class FakeBybit:
     ) -> dict[tuple[str, str], Callable[[dict[str, Any]], tuple[int, str, dict, dict]]]:
         return {
             ("GET", "/v5/market/instruments-info"): self._instruments,
-            ("GET", "/v5/market/time"): lambda p: (0, "OK", {"timeSecond": str(int(time.time())), "timeNano": str(time.time_ns())}, {}),
+            ("GET", "/v5/market/time"): lambda p: (0, "OK", self._server_time(), {}),
             ("POST", "/v5/order/create"): lambda p: self._one(self._create, p),
             ("POST", "/v5/order/amend"): lambda p: self._one(self._amend, p),
             ("POST", "/v5/order/cancel"): lambda p: self._one(self._cancel, p),
@@ -797,6 +799,10 @@ class FakeBybit:
             ("GET", "/v5/position/list"): lambda p: (0, "OK", {"list": [self._position_item(ws=False)], "nextPageCursor": "", "category": "linear"}, {}),
             ("POST", "/v5/order/disconnected-cancel-all"): self._set_dcp,
         }  # fmt: skip
+
+    def _server_time(self) -> dict[str, str]:
+        t = time.time_ns() + self.clock_skew_ms * 1_000_000
+        return {"timeSecond": str(t // 1_000_000_000), "timeNano": str(t)}
 
     @staticmethod
     def _resp(code: int, msg: str, result: dict | None = None, ext: dict | None = None) -> dict:
@@ -1125,7 +1131,7 @@ class FakeBybit:
                 self._send(conn, self._book_msg("snapshot", depth, data))
 
     def _book_msg(self, mtype: str, depth: int, data: dict[str, Any]) -> dict[str, Any]:
-        t = now_ms() - self.exch_lag_ms
+        t = now_ms() + self.clock_skew_ms - self.exch_lag_ms
         return {
             "topic": f"orderbook.{depth}.{SYMBOL}",
             "type": mtype,

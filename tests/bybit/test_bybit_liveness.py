@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from bybit_helpers import config_for, wait_for
 from fake_bybit import FakeBybit
-from test_bybit_public import DELTA, RESET, SNAP, after, kind, pump, replay_into_book
+from test_bybit_public import DELTA, RESET, SNAP, after, kind, pump, replay_into_book, seq
 
 from connectors.bybit import codec
 from connectors.bybit.data import BybitPublicSource, PublicFeed, _PublicPartition
@@ -60,6 +60,11 @@ def test_fake_without_periodic_snapshots_loops_by_one_delta_that_keeps_books_equ
         items = pump(part, [], lambda xs: any(w == "loop_delta" for _, w, _ in fake.ws_log))
         n = len(items)
         items = pump(part, items, lambda xs: len(xs) > n + 5)  # a few deltas past the loop
+        fake.stall(30)  # the replay holds still: both books can be compared
+        time.sleep(0.05)  # (a delta already past the stall check goes out first)
+        with fake.lock:
+            last_u = fake._u + fake._u_offset
+        items = pump(part, items, lambda xs: any(kind(i) == DELTA and seq(i) == last_u for i in xs))
         kinds = [kind(i) for i in items]
         assert kinds.count(SNAP) == 1  # the subscribe's answer, never again
         sync = replay_into_book(items)

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from bybit_helpers import config_for
+from fake_bybit import FakeBybit
 from test_live_units import MS, SPEC, T0, book, trader
 
+from connectors.bybit.rest import BybitRest
 from connectors.feedback import Shutdown
 from connectors.sim.config import SimConfig
 from connectors.sim.venue import SimVenue
@@ -32,6 +35,7 @@ from core.events import (
 from core.instruments import ASK, BID
 from core.orders import ActionType
 from core.params import StrategyParams
+from flows.live_mm import measure_clock_offset
 from operators.trader import Trader, TraderOutput
 
 S = 1_000 * MS
@@ -150,6 +154,22 @@ def test_data_lagging_the_exchange_clock_is_not_quoted_from() -> None:
     assert sorted(a.type for a in out.actions) == [ActionType.PLACE] * 2
     assert [lg["event"] for lg in out.logs if lg["event"].startswith("book_lag")] == ["book_lag_ok"]
     assert t.book_usable() and t.status(T0 + 3 * S)["book"] == "ok"
+
+
+@pytest.mark.venue
+@pytest.mark.parametrize("skew_ms", [-5000, 0, 4000])
+def test_the_measured_clock_offset_keeps_a_skewed_venue_clock_from_reading_as_lag(
+    skew_ms: int,
+) -> None:
+    with FakeBybit() as fake:
+        fake.clock_skew_ms = skew_ms  # the venue's clock is off, its data is fresh
+        offset = measure_clock_offset(BybitRest(config_for(fake)))
+        assert offset == pytest.approx(-skew_ms * MS, abs=50 * MS)  # ours minus theirs
+    t = trader()
+    t.clock_offset_ns = offset
+    # a message stamped by the skewed venue clock the moment we receive it: fresh
+    assert len(t.on_market(at(T0, 1, TOP, lag=-skew_ms * MS)).actions) == 2
+    assert t.book_usable()
 
 
 def test_the_lag_bound_is_exclusive_and_a_known_clock_offset_is_not_lag() -> None:
