@@ -5,7 +5,7 @@ Short bounds make it quick (stale book 1.5 s, resync after 0.25 s, lag bound 1 s
 every 1 s). Each step waits until six orders rest on the venue again before the next:
 
   start     the very first snapshot carries a NaN size: the source resubscribes
-  stall     the stream goes quiet for 3 s, TCP open: stale, then the trader asks for a
+  stall     the stream goes quiet for 4.5 s, TCP open: stale, then the trader asks for a
             fresh book and quotes from it
   crossed   a crossing bid that stays (snapshots show it too); after the first resync
             request the venue drops it without a delta: only the next resync shows it
@@ -31,7 +31,7 @@ PARAMS = {
     "MM_PARAMS__RISK__RESYNC_BACKOFF_MAX_MS": "2000",
     "MM_PARAMS__RISK__MAX_EXCH_LAG_MS": "1000",
 }
-STALL_S = 3.0
+STALL_S = 4.5  # > stale 1.5 s + up to 1 s to the tick + 1 s to the request tick
 LAG_MS = 3000
 
 
@@ -74,6 +74,8 @@ def _stall(s: Session) -> None:
     s.proc.wait_event("book_stale", after_ns=t, timeout=STALL_S + 2)
     s.proc.wait_event("resync_request", after_ns=t, timeout=STALL_S + 2)
     s.wait_quoting("after the stall", fresh=s.marks["stall"]["open_before"])
+    time.sleep(max(0.0, t / 1e9 + STALL_S - time.time()))  # (quoting from the resync's book)
+    s.wait_quoting("after the stall")
     s.marks["stall"]["t_end"] = time.time_ns()
 
 
