@@ -40,6 +40,7 @@ bench: install  ## every benchmark, numbers printed (no pass/fail)
 	$(BIN)/python -m bench.warehouse
 	$(BIN)/python -m bench.kafka
 	$(BIN)/python -m bench.live_latency
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) data/lake runs .pytest_cache

@@ -6,6 +6,10 @@ puts outcomes on a process-local bus; a Bytewax source drains it into the trader
 merged input, keyed by instrument. Live trading therefore runs as one process (any
 number of worker threads): the bus is not shared across processes. The shutdown
 sequence uses the same bus to tell each trader to stop (a Shutdown item).
+
+The other direction uses a bus too: the trader's resync requests (its book stayed
+unusable) go through a ``BusSink`` onto a bus the live public source drains, so the
+source, which owns the connection, resubscribes.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 Item = tuple[str, Any]
 
@@ -88,3 +93,23 @@ class FeedbackSource(FixedPartitionedSource[Item, None]):
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _FeedbackPartition:
         return _FeedbackPartition(self.name, for_part, self.poll)
+
+
+class _BusSinkPartition(StatelessSinkPartition[tuple[str, list[Any]]]):
+    def __init__(self, name: str) -> None:
+        self.bus = bus(name)
+
+    def write_batch(self, items: list[tuple[str, list[Any]]]) -> None:
+        for inst, values in items:
+            for value in values:
+                self.bus.put(inst, value)
+
+
+class BusSink(DynamicSink[tuple[str, list[Any]]]):
+    """Items ``(instrument, [value, ...])`` onto the named bus, keyed by instrument."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _BusSinkPartition:
+        return _BusSinkPartition(self.name)

@@ -24,6 +24,39 @@ class Kind(IntEnum):
     FEED_RESET = 5  # live feed lost continuity (reconnect): the book is invalid until a snapshot
 
 
+class ResetReason(IntEnum):
+    """Why a live feed sent FEED_RESET; carried in the reset row's ``qty`` column."""
+
+    UNKNOWN = 0
+    CONNECT = 1  # first connect: no book yet
+    DISCONNECT = 2  # the websocket dropped (or reconnected)
+    GAP = 3  # an update-id gap
+    STALE = 4  # no book message for the feed's watchdog bound
+    BAD_MESSAGE = 5  # a book message that does not parse (NaN/inf/negative size, ...)
+    SPEC_CHANGE = 6  # tick or lot size changed
+    RESYNC = 7  # a resync the trader asked for (unusable book for too long)
+
+
+RESET_TEXT = {
+    ResetReason.UNKNOWN: "feed reset",
+    ResetReason.CONNECT: "feed reset (connect)",
+    ResetReason.DISCONNECT: "feed reset (reconnect)",
+    ResetReason.GAP: "feed reset (update id gap)",
+    ResetReason.STALE: "feed reset (stale feed)",
+    ResetReason.BAD_MESSAGE: "feed reset (bad book message)",
+    ResetReason.SPEC_CHANGE: "feed reset (instrument spec changed)",
+    ResetReason.RESYNC: "feed reset (resync requested)",
+}
+
+
+def reset_text(code: int) -> str:
+    """The book's unusable-reason for a FEED_RESET row's reason code."""
+    try:
+        return RESET_TEXT[ResetReason(code)]
+    except ValueError:
+        return RESET_TEXT[ResetReason.UNKNOWN]
+
+
 # Row flags
 FIRST = 1  # first row of a venue message
 LAST = 2  # last row of a venue message
@@ -100,6 +133,18 @@ class Fill:
     exch_ts: int
     recv_ts: int
     exec_id: str = ""
+
+
+@dataclass(slots=True)
+class ResyncRequest:
+    """The trader's request to the live public source: resubscribe this instrument's book
+    (a fresh snapshot), because it has been unusable for too long (``reason`` says why).
+    ``attempt`` counts requests in the same unusable spell (1, 2, ...)."""
+
+    inst: str
+    reason: str
+    attempt: int
+    recv_ts: int
 
 
 @dataclass(slots=True)

@@ -98,10 +98,32 @@ class RiskParams(_Strict):
     stale_book_ms: float = Field(
         5000.0, gt=0, description="no quotes from a book older than this (live)"
     )
+    max_exch_lag_ms: float = Field(
+        2000.0,
+        ge=0,
+        description="no quotes while a book message's exchange time lags its receive time "
+        "(corrected by the measured clock offset) by more than this; 0 = off",
+    )
+    resync_after_ms: float = Field(
+        1000.0,
+        gt=0,
+        description="live: the book unusable this long -> ask the source to resubscribe",
+    )
+    resync_backoff_max_ms: float = Field(
+        30000.0,
+        gt=0,
+        description="live: resync requests of one unusable spell double their gap up to this",
+    )
     kill_file: str | None = Field(
         None,
         description="live/paper: if this file exists, the kill switch trips (cancel all, stop)",
     )
+
+    @model_validator(mode="after")
+    def _resync_delays(self) -> RiskParams:
+        if self.resync_backoff_max_ms < self.resync_after_ms:
+            raise ValueError("resync_backoff_max_ms must be >= resync_after_ms")
+        return self
 
 
 class OrderParams(_Strict):

@@ -23,6 +23,17 @@ the dataflow on the main thread, where the handler would interrupt a step half-w
 running meanwhile, so each trader receives a Shutdown item through the feedback bus,
 stops deciding and hands over its last rows (fills still waiting for markouts, a
 final PnL row, the summary), which are written to the lake before the process exits.
+In paper mode the trader first cancels its simulated orders (and takes their answers),
+so nothing fills after the shutdown: every fill logged is in the lake and the summary.
+
+Liveness: Bybit sends a book snapshot only on subscribe, so every guard that stops
+quoting (stale, crossed, out of sync, a bad snapshot, data lagging the exchange clock)
+needs a way back. The trader emits ``ResyncRequest``s (TraderOutput.resync, with
+backoff, see operators/book/resync.py); a BusSink puts them on the process-local bus
+``{flow}/resync``, which the public source drains and answers by resubscribing the
+symbol (or reconnecting, if the resubscribe brings no snapshot). The clock offset to
+Bybit (``/v5/market/time``, measured at start) keeps a skewed local clock from reading
+as lagging data.
 """
 
 from __future__ import annotations
@@ -49,8 +60,8 @@ from connectors.bybit.order_sink import WORKERS, BybitOrderSink, GatewayWorker
 from connectors.bybit.private import BybitPrivateSource
 from connectors.bybit.rest import BybitRest
 from connectors.clock import ClockSource
-from connectors.feedback import FeedbackSource, Shutdown, bus
-from connectors.log_sink import LogSink
+from connectors.feedback import BusSink, FeedbackSource, Shutdown, bus
+from connectors.log_sink import LogSink, log_records
 from connectors.sim.config import SimConfig
 from connectors.sim.venue import SimVenue
 from core.config import Settings, load_params_file, load_settings
@@ -98,18 +109,18 @@ class LiveTraderStep(StatefulLogic[tuple[str, Any], TraderOutput, Trader]):
         return ([] if out.empty() else [out]), StatefulLogic.RETAIN
 
     def _shutdown(self, inst: str, item: Shutdown) -> list[TraderOutput]:
-        """The trader's last rows go straight to the lake: the process exits right after,
-        so they must not wait in a sink's buffer."""
-        logs: list[dict[str, Any]] = []
+        """The trader's last rows go straight to the lake, and its last log lines straight
+        to the log: the process exits right after, so neither may wait in a sink (paper
+        mode: a fill of the final cancel round is logged and stored, or neither)."""
         if self.trader is not None:
             out = self.trader.on_item(item)
             if self.lake is not None:
                 write_final_rows(self.lake, inst, out, self.run_id)
-            logs = out.logs
+            log_records(out.logs)
         done = FINISHED.get(f"{self.flow_name}/{inst}")
         if done is not None:
             done.set()
-        return [TraderOutput(logs=logs)] if logs else []
+        return []
 
     def notify_at(self) -> datetime | None:
         return None
@@ -141,11 +152,14 @@ def build_live_flow(settings: Settings, cfg: BybitConfig) -> Dataflow:
     params = {specs[s].id: _params(settings, s) for s in settings.symbols}
     by_inst = {s.id: s for s in specs.values()}
     flow_name = f"live_mm_{os.getpid()}"
+    resync_bus = f"{flow_name}/resync"  # trader -> public source: resubscribe this book
+    clock_offset_ns = measure_clock_offset(rest)
 
     flow = Dataflow("live_mm")
-    market = op.input(
-        "public", flow, BybitPublicSource(settings.symbols, settings.depth, True, cfg, specs)
+    public = BybitPublicSource(
+        settings.symbols, settings.depth, True, cfg, specs, resync_bus=resync_bus
     )
+    market = op.input("public", flow, public)
     clock = op.input("clock", flow, ClockSource(insts, interval_ms=1000))
     feedback = op.input("feedback", flow, FeedbackSource(flow_name, insts))  # + Shutdown
     inputs = [market, clock, feedback]
@@ -168,6 +182,7 @@ def build_live_flow(settings: Settings, cfg: BybitConfig) -> Dataflow:
         venue = SimVenue(spec, SimConfig.from_params(p)) if mode == "paper" else None
         trader = Trader(spec, p, venue, run_tag=run_tag, log_quotes=True,
                         wait_for_own_stream=mode == "live")  # fmt: skip
+        trader.clock_offset_ns = clock_offset_ns
         pos = positions.get(inst)
         if pos is not None and pos.qty:
             trader.seed_position(pos.qty, pos.entry_price)
@@ -186,6 +201,8 @@ def build_live_flow(settings: Settings, cfg: BybitConfig) -> Dataflow:
     op.output("run", outputs, sink)
     logs = op.filter_map_value("logs", outputs, lambda o: o.logs or None)
     op.output("log", logs, LogSink())
+    resyncs = op.filter_map_value("resyncs", outputs, lambda o: o.resync or None)
+    op.output("resync", resyncs, BusSink(resync_bus))
     if mode == "live":
         actions = op.filter_map_value("actions", outputs, lambda o: o.actions or None)
         op.output("orders", actions, BybitOrderSink(flow_name))
@@ -193,6 +210,30 @@ def build_live_flow(settings: Settings, cfg: BybitConfig) -> Dataflow:
           run_tag=run_tag, lake=str(settings.lake), rest=cfg.rest_url)  # fmt: skip
     install_shutdown(flow_name, gateway, insts)
     return flow
+
+
+def measure_clock_offset(rest: BybitRest, tries: int = 3) -> int:
+    """Local clock minus Bybit's, in ns, from ``/v5/market/time`` (the sample with the
+    shortest round trip; the error is at most half of it). The trader subtracts it from
+    each book message's receive-minus-exchange time before its lag check, so a local
+    clock that is off does not read as stale data. 0 if the venue does not answer."""
+    best: tuple[int, int] | None = None  # (round trip, offset)
+    for _ in range(tries):
+        t0 = time.time_ns()
+        try:
+            resp = rest.call("/v5/market/time")
+            server = int(resp.result.get("timeNano") or 0)
+        except Exception:  # never block the start on this: a 0 offset is the fallback
+            server = 0
+        t1 = time.time_ns()
+        if server > 0 and (best is None or t1 - t0 < best[0]):
+            best = (t1 - t0, (t0 + t1) // 2 - server)
+    if best is None:
+        event(log, logging.WARNING, "clock_offset_unknown", hint="assuming 0")
+        return 0
+    event(log, logging.INFO, "clock_offset", offset_ms=round(best[1] / 1e6, 3),
+          rtt_ms=round(best[0] / 1e6, 3))  # fmt: skip
+    return best[1]
 
 
 def write_final_rows(lake: Path, inst: str, out: TraderOutput, run_id: str) -> None:

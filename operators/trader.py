@@ -25,13 +25,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from core.events import Fill, Kind, OrderStatus, OrderUpdate, Tick
+from core.events import Fill, Kind, OrderStatus, OrderUpdate, ResyncRequest, Tick, reset_text
 from core.instruments import InstrumentSpec
 from core.l2book import L2Book
 from core.orders import OrderAction
 from core.params import StrategyParams
 from core.timeutil import NS_PER_S
 from core.walk import BOOK_KINDS, Message, messages
+from operators.book.resync import ResyncScheduler
 from operators.book.sync import book_sync_for
 from operators.features.imbalance import ImbalanceEMA
 from operators.features.regime import DEFAULT_REGIME_PARAMS, RegimeDetector
@@ -71,10 +72,11 @@ class TraderOutput:
     pnl: list[tuple] = field(default_factory=list)
     logs: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] | None = None
+    resync: list[ResyncRequest] = field(default_factory=list)  # live: for the public source
 
     def empty(self) -> bool:
         return not (self.actions or self.quotes or self.orders or self.fills or self.pnl
-                    or self.logs or self.summary)  # fmt: skip
+                    or self.logs or self.summary or self.resync)  # fmt: skip
 
 
 class Trader:
@@ -127,6 +129,13 @@ class Trader:
         self._dirty = False
         self._stopped = False  # live shutdown: decide nothing more
         self._own_ready = not wait_for_own_stream
+        # book liveness: data lagging the exchange clock, resync requests to the source
+        r = params.risk
+        self.resync = ResyncScheduler(r.resync_after_ms, r.resync_backoff_max_ms)
+        self._max_lag_ns = int(r.max_exch_lag_ms * 1_000_000)
+        self.clock_offset_ns = 0  # local clock - venue clock (live: measured at start-up)
+        self._lag_ns = 0  # the last book message's lag: recv - exch - clock offset
+        self._lagging = False
         # run statistics for the summary
         self.events = 0
         self.messages = 0
@@ -164,18 +173,22 @@ class Trader:
             if kind in BOOK_KINDS:
                 sync.on_message(kind, m.seq, m.prev_seq, m.first_seq, m.levels)
                 self._last_book_ts = now
+                if self._max_lag_ns and m.exch_ts > 0:  # 0: the venue gave no time
+                    self._check_lag(now - m.exch_ts, out)
                 changed = True
             elif kind == Kind.TRADE:
                 for side, _price, qty in m.levels:
                     self.toxicity.on_trade(side, qty, now)
-            elif kind == Kind.FEED_RESET:
-                sync.force_out_of_sync("feed reset (reconnect)")
+            elif kind == Kind.FEED_RESET:  # qty of its row: the ResetReason code
+                sync.force_out_of_sync(reset_text(m.levels[0][2]))
                 changed = True
             if venue is not None:
                 for r in venue.poll(now):
                     self._on_own(r, now, out)
             if changed and sync.usable:
                 self._update_features(now)
+                if self.resync.since >= 0 and not self._lagging:
+                    self.resync.check(now, True)  # usable again: the unusable spell ends
             if now >= self._next_pnl and self._last_mid_x2:
                 self._pnl_row(now, out)
                 self._next_pnl = (now // self._pnl_interval + 1) * self._pnl_interval
@@ -183,6 +196,37 @@ class Trader:
                 self._decide(now, out)
         self._wall += time.perf_counter() - t0
         return self._take_fills(out)
+
+    def _check_lag(self, raw_lag: int, out: TraderOutput) -> None:
+        """Data whose exchange time lags our clock by more than ``max_exch_lag_ms`` (after
+        the measured clock offset) is stale: no quoting until a book message is fresh
+        again. The book itself stays valid (its update ids are checked), so quoting
+        resumes with the first fresh message. One log line per change."""
+        lag = raw_lag - self.clock_offset_ns
+        self._lag_ns = lag
+        lagging = lag > self._max_lag_ns
+        if lagging != self._lagging:
+            self._lagging = lagging
+            out.logs.append(
+                {
+                    "event": "book_lagging" if lagging else "book_lag_ok",
+                    "inst": self.inst,
+                    "lag_ms": round(lag / 1e6, 1),
+                    "max_ms": self._max_lag_ns / 1e6,
+                }
+            )
+
+    def book_usable(self) -> bool:
+        """The book may be quoted from: in sync, not crossed, not lagging."""
+        return self.sync.usable and not self._lagging
+
+    def book_reason(self) -> str:
+        """Why the book may not be quoted from ("" when it may)."""
+        if not self.sync.usable:
+            return self.sync.reason
+        if self._lagging:
+            return f"stale data: exchange time lags {self._lag_ns / 1e9:.1f} s"
+        return ""
 
     def _wake_for_responses(self, until: int, out: TraderOutput) -> None:
         """Handle venue responses arriving before ``until`` at their own arrival times.
@@ -203,6 +247,9 @@ class Trader:
         out = TraderOutput()
         for r in items:
             self._on_own(r, now, out)
+        if self._stopped:  # after shutdown no markout comes: a fill row leaves at once
+            for row in self.markouts.flush():
+                self._emit_fill_row(row)
         if self._dirty:
             self._decide(now, out)
         return self._take_fills(out)
@@ -284,6 +331,8 @@ class Trader:
     # -- live inputs -------------------------------------------------------------------
     def on_item(self, item: Any) -> TraderOutput:
         """Dispatch one input of the live flow's merged stream."""
+        if self._stopped and not isinstance(item, (OrderUpdate, Fill)):
+            return TraderOutput()  # after shutdown: own orders' last news only, no rows
         if isinstance(item, np.ndarray):
             return self.on_market(item)
         if isinstance(item, Tick):
@@ -316,6 +365,9 @@ class Trader:
             )
             out.logs.append({"event": "book_stale", "inst": self.inst, "reason": self.sync.reason})
             self._dirty = True
+        attempt = self.resync.check(now, self.book_usable())
+        if attempt:
+            self._request_resync(now, attempt, out)
         if now >= self._next_pnl and self._last_mid_x2:
             self._pnl_row(now, out)
             self._next_pnl = (now // self._pnl_interval + 1) * self._pnl_interval
@@ -325,6 +377,20 @@ class Trader:
             self._next_status = now + self.status_interval_ns
             out.logs.append(self.status(now))
         return self._take_fills(out)
+
+    def _request_resync(self, now: int, attempt: int, out: TraderOutput) -> None:
+        """Ask the live source for a fresh book (the flow routes ``out.resync`` to it)."""
+        reason = self.book_reason()
+        out.resync.append(ResyncRequest(self.inst, reason, attempt, now))
+        out.logs.append(
+            {
+                "event": "resync_request",
+                "inst": self.inst,
+                "reason": reason,
+                "attempt": attempt,
+                "next_in_s": self.resync.delay_after(attempt) / 1e9,
+            }
+        )
 
     def status(self, now: int) -> dict[str, Any]:
         """One line per symbol: mid, spread, position, PnL, risk state."""
@@ -340,7 +406,7 @@ class Trader:
             "position": str(self.spec.lots_to_size(inv.position)),
             "pnl": round(pnl, 6),
             "risk": self.risk.state.name,
-            "book": "ok" if self.sync.usable else self.sync.reason,
+            "book": "ok" if self.book_usable() else self.book_reason(),
             "open_orders": self.orders.live_count(),
         }
 
@@ -409,6 +475,8 @@ class Trader:
         the run summary."""
         out = TraderOutput()
         self._stopped = True
+        if self.venue is not None:  # paper: cancel the simulated orders first (no fill after)
+            self._cancel_bound_venue(max(s.recv_ts, self.last_ts), out)
         if self._quoting:
             self._quoting = False
             self._record_quotes(s.recv_ts, QuoteSet(mid=self._last_mid_x2 / 2), out)
@@ -417,6 +485,19 @@ class Trader:
         self._pnl_row(s.recv_ts, out)
         out.summary = self.summary()
         return self._take_fills(out)
+
+    def _cancel_bound_venue(self, now: int, out: TraderOutput) -> None:
+        """Cancel every order at the bound venue and take its answers now: the cancels
+        reach it ``order_latency`` later, before any further market data (which the
+        stopped trader no longer feeds it), so nothing fills after the shutdown."""
+        venue = self.venue
+        assert venue is not None
+        self._send(self.orders.cancel_all(now, "shutdown", in_flight=True), now, out)
+        sim = self.params.sim
+        until = now + int((sim.order_latency_ms + sim.response_latency_ms) * 1_000_000)
+        venue.advance(until, self.book)
+        for r in venue.poll(until):
+            self._on_own(r, until, out)
 
     def on_DcpStatus(self, d: Any) -> TraderOutput:
         out = TraderOutput()
@@ -450,10 +531,11 @@ class Trader:
         if self._stopped or not self._own_ready:
             return
         inv = self.inventory
-        if not self.sync.usable or not self._last_mid_x2:
-            # stale, crossed or out-of-sync book: quote nothing, and cancel whatever rests,
-            # in-flight orders too (one acked after the reset was priced from the old book)
-            reason = f"book unusable: {self.sync.reason}"
+        if not self.book_usable() or not self._last_mid_x2:
+            # stale, crossed, lagging or out-of-sync book: quote nothing, and cancel what
+            # rests, in-flight orders too (one acked after the reset was priced from the
+            # old book)
+            reason = f"book unusable: {self.book_reason()}"
             self._send(self.orders.cancel_all(now, reason, in_flight=True), now, out)
             if self._quoting:
                 self._quoting = False

@@ -90,6 +90,15 @@ class BybitConfig(BaseSettings):
     ping_interval_s: float = Field(20.0, gt=0, description="Bybit asks for a ping every 20 s")
     pong_timeout_s: float = Field(10.0, gt=0, description="no pong within this: dead link")
     stale_after_s: float = Field(20.0, gt=0, description="no book message this long: resync")
+    resync_timeout_s: float = Field(
+        5.0, gt=0, description="a resubscribe answered by no snapshot this long: reconnect"
+    )
+    ws_max_message_bytes: int = Field(
+        4 * 1024 * 1024,
+        ge=64 * 1024,
+        description="a bigger websocket frame closes the link (1009) and reconnects; Bybit's "
+        "largest (a 500-level book snapshot) is ~50 KB",
+    )
     reconnect_initial_s: float = Field(0.5, gt=0)
     reconnect_max_s: float = Field(30.0, gt=0)
     stable_after_s: float = Field(5.0, ge=0, description="a session this long resets backoff")

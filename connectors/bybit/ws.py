@@ -8,6 +8,8 @@
   least ``stable_after_s`` reconnects at once with a fresh backoff; one that died young
   (refused, auth failure, instant drop) counts as a failed attempt, so a flapping
   endpoint is not hammered.
+* Frames above ``max_message_bytes`` are refused: the library closes the link with 1009
+  (message too big) and the client reconnects, so a runaway frame cannot exhaust memory.
 * Subclasses subscribe in ``on_open`` (run on every connect, so a reconnect always
   resubscribes and Bybit sends fresh snapshots) and parse in ``on_message``.
 """
@@ -46,6 +48,7 @@ class WsSettings:
     backoff_max_s: float = 30.0
     stable_after_s: float = 5.0
     open_timeout_s: float = 10.0
+    max_message_bytes: int = 4 * 1024 * 1024  # a bigger frame: close (1009), reconnect
 
     @classmethod
     def from_config(cls, cfg: BybitConfig) -> WsSettings:
@@ -56,6 +59,7 @@ class WsSettings:
             cfg.reconnect_max_s,
             cfg.stable_after_s,
             cfg.http_timeout_s,
+            cfg.ws_max_message_bytes,
         )
 
 
@@ -206,7 +210,7 @@ class ReconnectingWs:
                 ping_interval=None,  # Bybit's heartbeat is the JSON ping below
                 open_timeout=self.settings.open_timeout_s,
                 close_timeout=1.0,
-                max_size=None,
+                max_size=self.settings.max_message_bytes,
                 logger=wire_log,
             )
         except (OSError, WebSocketException, TimeoutError) as exc:
@@ -234,7 +238,9 @@ class ReconnectingWs:
             await reader
             reason = f"closed by peer (code {ws.close_code})"
         except ConnectionClosed as exc:
-            reason = f"connection lost (code {exc.rcvd.code if exc.rcvd else 'none'})"
+            frame = exc.rcvd or exc.sent  # sent: we closed it (e.g. 1009, frame too big)
+            why = f", {frame.reason}" if frame is not None and frame.reason else ""
+            reason = f"connection lost (code {frame.code if frame else 'none'}{why})"
         except SessionFailed as exc:
             reason, failed = exc.reason, True
         except Exception as exc:  # a bug in a hook: log it, back off, keep the feed alive

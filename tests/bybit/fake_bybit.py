@@ -10,7 +10,9 @@
   subscriptions get a snapshot of the current book, then the recorded deltas of
   data/sample/bybit_xrpusdt_ob500_2024-12-01.data.gz as the replay reaches them (the
   replay starts with the first book subscription, every ``interval_s``, then loops with
-  a fresh snapshot or holds the last state); ``publicTrade.XRPUSDT``
+  a fresh snapshot or holds the last state). ``snapshots=False`` is real Bybit's way: a
+  snapshot only answers a subscribe, and the loop goes back to the start with one
+  ordinary delta (the difference) instead of a snapshot; ``publicTrade.XRPUSDT``
   carries trades made by ``fill`` / ``publish_trade``. Depth 500 is exact; smaller depths
   get the same deltas (good enough for a client).
 * Private websocket ``/v5/private``: ``auth`` op checked (``GET/realtime{expires}``),
@@ -18,7 +20,14 @@
   REST side and ``fill`` do. DCP fires (cancels all) when every dcp-subscribed private
   connection stays down for the configured window.
 * Faults from Python: ``drop_connections``, ``inject_gap``, ``full_resend`` (``u``=1),
-  ``rate_limit_next``, ``reject_next``, ``mute_pongs``, ``freeze_cancels``.
+  ``rate_limit_next``, ``reject_next``, ``mute_pongs``, ``freeze_cancels``; for the
+  liveness scenarios ``stall`` (the public stream goes quiet, TCP open; ``hard`` holds
+  even the answers to subscribes), ``bad_snapshot_next`` (NaN / inf sizes), ``cross``
+  / ``uncross`` (a crossed book that stays crossed, snapshots included), ``exch_lag_ms``
+  (exchange timestamps that lag), ``clock_skew_ms`` (a venue clock that is off: server
+  time and message stamps), ``send_oversize`` (a frame above the client's limit),
+  ``kill`` / ``restart`` (the websocket server goes away and comes back on its port;
+  REST calls get no answer meanwhile).
 * Timelines for end-to-end assertions (``time.time_ns()``, the clock a client on this
   machine stamps its own events with): ``rest_log`` (every REST call with its arrival
   time and answer code) and ``ws_log`` (snapshots sent, faults executed).
@@ -217,10 +226,14 @@ class _Conn:
     topics: set[str] = field(default_factory=set)
     authed: bool = False
     out: asyncio.Queue[str] = field(default_factory=asyncio.Queue)  # sends, in order
+    hold: Callable[[], bool] | None = None  # True: hold sends back (a hard stall)
 
     async def writer(self) -> None:
         while True:
-            await self.ws.send(await self.out.get())
+            msg = await self.out.get()
+            while self.hold is not None and self.hold():
+                await asyncio.sleep(0.01)
+            await self.ws.send(msg)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -240,6 +253,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = ""
         if method == "POST":
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        if self.server.fake.down:  # killed: the request is never answered
+            self.close_connection = True
+            return
         status, payload, headers = self.server.fake.handle_rest(
             method, parts.path, parts.query, body, self.headers
         )
@@ -275,11 +291,13 @@ class FakeBybit:
         fill_on_cross: bool = False,
         maker_fee: str = "0.0002",
         taker_fee: str = "0.00055",
+        snapshots: bool = True,
     ) -> None:
         self.api_key = api_key
         self.api_secret = api_secret
         self.interval_s = interval_s
         self.loop_replay = loop
+        self.periodic_snapshots = snapshots
         self.fill_on_cross = fill_on_cross
         self.maker_fee = Decimal(maker_fee)
         self.taker_fee = Decimal(taker_fee)
@@ -313,6 +331,15 @@ class FakeBybit:
         # fault injection
         self.mute_pongs = False
         self.freeze_cancels = False
+        self.exch_lag_ms = 0  # book and trade messages say they are this much older
+        self.clock_skew_ms = 0  # the venue's clock minus ours (server time, message stamps)
+        self.down = False  # killed: no websocket server, REST requests unanswered
+        self._stall_until = 0.0  # monotonic: the replay sends nothing until then
+        self._hard_stall_until = 0.0  # ... and public connections send nothing at all
+        self._bad_snapshots: list[str] = []  # sizes for the next subscribe snapshots
+        self.pinned_bids: dict[Decimal, Decimal] = {}  # a crossing bid that stays
+        self._kill_evt: asyncio.Event | None = None
+        self._restart_evt: asyncio.Event | None = None
         self._gap = 0
         self._rate_limit_n = 0
         self._rate_limit_reset_ms: int | None = None
@@ -401,18 +428,39 @@ class FakeBybit:
         self._loop = asyncio.get_running_loop()
         self._stop_evt = asyncio.Event()
         self._subscribed = asyncio.Event()
+        self._kill_evt = asyncio.Event()
+        self._restart_evt = asyncio.Event()
         wire = logging.getLogger("fake_bybit.wire")  # frames at DEBUG would show test keys
         wire.setLevel(logging.INFO)
-        async with serve(
-            self._ws_handler, "127.0.0.1", 0, ping_interval=None, max_size=None, logger=wire
-        ) as server:
-            self.ws_port = next(iter(server.sockets)).getsockname()[1]
-            replay = asyncio.create_task(self._replay())
-            self._ready.set()
-            await self._stop_evt.wait()
-            replay.cancel()
-            for c in self.public_conns + self.private_conns:
-                c.ws.transport.abort()
+        replay = asyncio.create_task(self._replay())  # the market moves on while down
+        stop = asyncio.create_task(self._stop_evt.wait())
+        while not self._stop_evt.is_set():
+            async with serve(
+                self._ws_handler,
+                "127.0.0.1",
+                self.ws_port,
+                ping_interval=None,
+                max_size=None,
+                logger=wire,
+            ) as server:
+                self.ws_port = next(iter(server.sockets)).getsockname()[1]
+                self._ready.set()
+                kill = asyncio.create_task(self._kill_evt.wait())
+                await asyncio.wait({stop, kill}, return_when=asyncio.FIRST_COMPLETED)
+                kill.cancel()
+                server.close(close_connections=False)
+                for c in self.public_conns + self.private_conns:
+                    c.ws.transport.abort()
+            if self._stop_evt.is_set():
+                break
+            restart = asyncio.create_task(self._restart_evt.wait())
+            await asyncio.wait({stop, restart}, return_when=asyncio.FIRST_COMPLETED)
+            restart.cancel()
+            self._kill_evt.clear()
+            self._restart_evt.clear()
+            self.down = False
+        replay.cancel()
+        stop.cancel()
 
     def _call(self, fn: Callable[[], Any]) -> None:
         """Run ``fn`` (which may schedule sends) on the server loop, from any thread."""
@@ -435,6 +483,85 @@ class FakeBybit:
                 c.ws.transport.abort()
 
         self._call(drop)
+
+    def kill(self) -> None:
+        """The venue goes away: every websocket aborted, the port closed, REST requests
+        unanswered, until ``restart``. Orders and the market live on (DCP may fire)."""
+
+        def go() -> None:
+            self.down = True
+            self.ws_log.append((time.time_ns(), "kill", {}))
+            assert self._kill_evt is not None
+            self._kill_evt.set()
+
+        self._call(go)
+
+    def restart(self) -> None:
+        """The venue is back on the same ports."""
+
+        def go() -> None:
+            self.ws_log.append((time.time_ns(), "restart", {}))
+            assert self._restart_evt is not None
+            self._restart_evt.set()
+
+        self._call(go)
+
+    def stall(self, seconds: float, hard: bool = False) -> None:
+        """The public stream goes quiet for ``seconds`` with the TCP links open: no book
+        deltas (the market pauses). ``hard``: public connections send nothing at all,
+        not even subscribe answers, snapshots or pongs (held, sent afterwards)."""
+        with self.lock:
+            until = time.monotonic() + seconds
+            self._stall_until = max(self._stall_until, until)
+            if hard:
+                self._hard_stall_until = max(self._hard_stall_until, until)
+            self.ws_log.append((time.time_ns(), "stall", {"seconds": seconds, "hard": hard}))
+
+    def _public_held(self) -> bool:
+        return time.monotonic() < self._hard_stall_until
+
+    def bad_snapshot_next(self, n: int = 1, size: str = "NaN") -> None:
+        """The next ``n`` snapshots answering a subscribe carry ``size`` (e.g. NaN, inf,
+        -5) as their best bid's size."""
+        with self.lock:
+            self._bad_snapshots += [size] * n
+
+    def cross(self, ticks_over_ask: int = 20, qty: str = "1000") -> Decimal:
+        """A bid above the best ask that stays in the book (every later snapshot shows
+        it too) until ``uncross``; sent as one delta. Returns its price."""
+        with self.lock:
+            ask = self.book.best_ask()
+            assert ask is not None
+            price = ask + ticks_over_ask * TICK
+            self.pinned_bids[price] = Decimal(qty)
+        self.market_delta(bids=[[fmt(price, TICK), qty]], asks=[])
+        return price
+
+    def uncross(self, silent: bool = False) -> None:
+        """Take the crossing bid out again; ``silent``: without telling subscribers (as if
+        they had missed that delta with no id gap): only a fresh snapshot shows it."""
+        with self.lock:
+            gone = [[fmt(p, TICK), "0"] for p in self.pinned_bids]
+            for price in self.pinned_bids:
+                self.book.bids.pop(price, None)
+            self.pinned_bids.clear()
+            self.ws_log.append((time.time_ns(), "uncross", {"silent": silent}))
+        if gone and not silent:
+            self.market_delta(bids=gone, asks=[])
+
+    def send_oversize(self, nbytes: int) -> None:
+        """One public frame of about ``nbytes`` to every book subscriber."""
+        pad = "x" * nbytes
+        msg = {"topic": f"orderbook.50.{SYMBOL}", "type": "delta", "ts": now_ms(),
+               "data": {"s": SYMBOL, "b": [], "a": [], "u": 0, "pad": pad}}  # fmt: skip
+
+        def send() -> None:
+            self.ws_log.append((time.time_ns(), "oversize", {"bytes": nbytes}))
+            for c in list(self.public_conns):
+                if any(t.startswith("orderbook.") for t in c.topics):
+                    self._send(c, msg)
+
+        self._call(send)
 
     def inject_gap(self, n: int = 1) -> None:
         """Skip broadcasting the next ``n`` deltas (they still change the book)."""
@@ -529,7 +656,7 @@ class FakeBybit:
         self._call(apply)
 
     def publish_trade(self, price: str, qty: str, side: str) -> None:
-        item = {"T": now_ms(), "s": SYMBOL, "S": side, "v": qty, "p": price, "L": "PlusTick",
+        item = {"T": now_ms() - self.exch_lag_ms, "s": SYMBOL, "S": side, "v": qty, "p": price, "L": "PlusTick",
                 "i": str(uuid.uuid4()), "BT": False}  # fmt: skip
         msg = {"topic": f"publicTrade.{SYMBOL}", "type": "snapshot", "ts": now_ms(), "data": [item]}
         self._call(lambda: self._broadcast_public(msg["topic"], msg))
@@ -661,7 +788,7 @@ class FakeBybit:
         return {
             ("GET", "/v5/market/instruments-info"): self._instruments,
             ("GET", "/v5/market/tickers"): self._tickers,
-            ("GET", "/v5/market/time"): lambda p: (0, "OK", {"timeSecond": str(int(time.time())), "timeNano": str(time.time_ns())}, {}),
+            ("GET", "/v5/market/time"): lambda p: (0, "OK", self._server_time(), {}),
             ("POST", "/v5/order/create"): lambda p: self._one(self._create, p),
             ("POST", "/v5/order/amend"): lambda p: self._one(self._amend, p),
             ("POST", "/v5/order/cancel"): lambda p: self._one(self._cancel, p),
@@ -673,6 +800,10 @@ class FakeBybit:
             ("GET", "/v5/position/list"): lambda p: (0, "OK", {"list": [self._position_item(ws=False)], "nextPageCursor": "", "category": "linear"}, {}),
             ("POST", "/v5/order/disconnected-cancel-all"): self._set_dcp,
         }  # fmt: skip
+
+    def _server_time(self) -> dict[str, str]:
+        t = time.time_ns() + self.clock_skew_ms * 1_000_000
+        return {"timeSecond": str(t // 1_000_000_000), "timeNano": str(t)}
 
     @staticmethod
     def _resp(code: int, msg: str, result: dict | None = None, ext: dict | None = None) -> dict:
@@ -936,6 +1067,7 @@ class FakeBybit:
         conn.out.put_nowait(json.dumps(msg))
 
     async def _serve_public(self, conn: _Conn) -> None:
+        conn.hold = self._public_held
         self.public_conns.append(conn)
         try:
             async for raw in conn.ws:
@@ -1002,14 +1134,15 @@ class FakeBybit:
                         "u": self._u + self._u_offset,
                         "seq": self._cseq,
                     }
-                    self.ws_log.append(
-                        (time.time_ns(), "snapshot", {"conn": conn.conn_id, "u": data["u"]})
-                    )
+                    info: dict[str, Any] = {"conn": conn.conn_id, "u": data["u"]}
+                    if self._bad_snapshots and data["b"]:
+                        info["bad_size"] = self._bad_snapshots.pop(0)
+                        data["b"] = [[data["b"][0][0], info["bad_size"]], *data["b"][1:]]
+                    self.ws_log.append((time.time_ns(), "snapshot", info))
                 self._send(conn, self._book_msg("snapshot", depth, data))
 
-    @staticmethod
-    def _book_msg(mtype: str, depth: int, data: dict[str, Any]) -> dict[str, Any]:
-        t = now_ms()
+    def _book_msg(self, mtype: str, depth: int, data: dict[str, Any]) -> dict[str, Any]:
+        t = now_ms() + self.clock_skew_ms - self.exch_lag_ms
         return {
             "topic": f"orderbook.{depth}.{SYMBOL}",
             "type": mtype,
@@ -1029,14 +1162,18 @@ class FakeBybit:
         await self._subscribed.wait()  # the market "opens" with the first book subscriber
         while True:
             for d in self._deltas:
-                await asyncio.sleep(self.interval_s)
+                await self._tick()
                 self._replay_delta(d)
             if not self.loop_replay:
                 return  # hold the last state
-            await asyncio.sleep(self.interval_s)
+            await self._tick()
+            if not self.periodic_snapshots:
+                self._loop_by_delta(first_u)
+                continue
             with self.lock:  # loop: back to the snapshot, ids keep increasing
                 self._u_offset += self._u - first_u + 1
                 self.book.reset(self._snapshot["data"])
+                self.book.bids.update(self.pinned_bids)
                 self._u = first_u
                 data = {
                     "s": SYMBOL,
@@ -1051,6 +1188,38 @@ class FakeBybit:
                     self._book_msg("snapshot", depth, {**data, **self.book.levels(depth)}),
                 )
 
+    async def _tick(self) -> None:
+        """One replay step's wait (longer while a stall lasts)."""
+        await asyncio.sleep(self.interval_s)
+        while time.monotonic() < self._stall_until:
+            await asyncio.sleep(0.01)
+
+    def _loop_by_delta(self, first_u: int) -> None:
+        """Back to the capture's start with an ordinary delta: what changed from here to
+        the snapshot's book (Bybit never sends a snapshot unasked)."""
+        with self.lock:
+            target = FakeBook()
+            target.reset(self._snapshot["data"])
+            target.bids.update(self.pinned_bids)
+            diff: dict[str, list[list[str]]] = {"b": [], "a": []}
+            for key, now, want in (("b", self.book.bids, target.bids),
+                                   ("a", self.book.asks, target.asks)):  # fmt: skip
+                for price in now.keys() - want.keys():
+                    diff[key].append([fmt(price, TICK), "0"])
+                for price, size in want.items():
+                    if now.get(price) != size:
+                        diff[key].append([fmt(price, TICK), fmt(size)])
+            self._u_offset += self._u - first_u + 1
+            self.book.reset(self._snapshot["data"])
+            self.book.bids.update(self.pinned_bids)
+            self._u = first_u
+            data = {"s": SYMBOL, **diff, "u": self._u + self._u_offset, "seq": self._cseq}
+            self.ws_log.append((time.time_ns(), "loop_delta", {"u": data["u"]}))
+        for depth in BOOK_DEPTHS:
+            self._broadcast_public(
+                f"orderbook.{depth}.{SYMBOL}", self._book_msg("delta", depth, data)
+            )
+
     def _replay_delta(self, d: dict[str, Any]) -> None:
         with self.lock:
             self.book.apply(d["data"])
@@ -1063,7 +1232,7 @@ class FakeBybit:
             self.ws_log.append(
                 (time.time_ns(), "delta_skipped" if skip else "delta", {"u": data["u"]})
             )
-            if self.fill_on_cross:
+            if self.fill_on_cross and not self.down:  # a killed venue matches nothing
                 for o in list(self.orders.values()):
                     if o.status in ACTIVE and self._crosses(o.side, o.price):
                         self._execute(o, o.qty - o.filled, o.price, True)

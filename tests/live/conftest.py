@@ -7,6 +7,7 @@ asserts on the same recorded outputs: the log lines, the lake and the fake's sta
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,9 +15,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bybit"))  # the fake Bybit
 
-from fake_bybit import FakeBybit
+from fake_bybit import TICK, FakeBybit
 from live_helpers import LiveProcess, Run, live_env
 from live_scenarios import Session, run_session
+from liveness_scenarios import run_liveness_session
 
 
 @pytest.fixture(scope="session")
@@ -28,22 +30,53 @@ def live_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
 
 
 @pytest.fixture(scope="session")
+def liveness_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    """A venue that sends snapshots only on subscribe, and faults only a resync fixes."""
+    lake = tmp_path_factory.mktemp("liveness_lake")
+    with FakeBybit(snapshots=False) as fake:
+        session = run_liveness_session(fake, lake)
+    yield session
+
+
+@pytest.fixture(scope="session")
 def paper_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
-    """Paper mode with no keys in the environment: quotes into the lake, nothing sent."""
+    """Paper mode with no keys in the environment: quotes into the lake, nothing sent.
+    Public trades through both sides of the book fill the simulated orders all along,
+    until the process has exited (so a simulated order left resting at the shutdown
+    would fill after it)."""
     lake = tmp_path_factory.mktemp("paper_lake")
     with FakeBybit() as fake:
         env = live_env(fake.env(), lake, MM_MODE="paper")
         del env["BYBIT_API_KEY"], env["BYBIT_API_SECRET"]
         proc = LiveProcess(env).start()
+        done = threading.Event()
+        trades = threading.Thread(target=_trade_through, args=(fake, done), daemon=True)
         try:
             proc.wait_for("paper: quotes logged", lambda: proc.events("quotes"), timeout=30)
+            trades.start()
+            proc.wait_for("paper: fills logged", lambda: len(proc.events("fill")) >= 4)
             # a few flushes' worth of quoting, paced by the venue's own deltas
             n = len(fake.ws_log)
             proc.wait_for("paper: 60 more deltas", lambda: len(fake.ws_log) >= n + 60)
             proc.terminate(timeout=15)
         finally:
+            done.set()
             proc.kill()
+            if trades.is_alive():
+                trades.join(5)
     yield Run(proc, fake, lake)
+
+
+def _trade_through(fake: FakeBybit, done: threading.Event) -> None:
+    """Every 10 ms a seller 50 ticks under the best bid and a buyer 50 over the best ask:
+    each fills whatever simulated order rests on its side."""
+    while not done.wait(0.01):
+        with fake.lock:
+            bid, ask = fake.book.best_bid(), fake.book.best_ask()
+        if bid is None or ask is None:
+            continue
+        fake.publish_trade(format(bid - 50 * TICK, "f"), "500", "Sell")
+        fake.publish_trade(format(ask + 50 * TICK, "f"), "500", "Buy")
 
 
 @pytest.fixture(scope="session")

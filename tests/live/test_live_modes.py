@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
+
 import polars as pl
 import pytest
 from live_helpers import Run, read_table
@@ -29,6 +32,35 @@ def test_paper_mode_quotes_into_the_lake_and_sends_nothing(paper_run: Run) -> No
     paths = {c.path for c in fake.rest_log}
     assert paths and all(p.startswith("/v5/market/") for p in paths), paths
     assert fake.private_ops == [] and fake.signatures == []  # no private stream either
+
+
+def test_paper_shutdown_cancels_first_so_every_logged_fill_is_stored(paper_run: Run) -> None:
+    """Issue 10 item 9: fills after ``shutdown`` were logged but missing from the lake and
+    the summary (the simulated orders kept resting). Cancel first, then flush."""
+    proc, lake = paper_run.proc, paper_run.lake
+    [stop] = proc.events("shutdown")
+    logged = proc.events("fill")
+    assert len(logged) >= 4
+    assert [f for f in logged if f["ts"] > stop["ts"]] == []  # nothing fills after it
+    fills = read_table(lake, "fills")
+    summary = json.loads((lake / "summary.json").read_text())
+    assert fills.height == len(logged) == summary["fills"]
+
+    # ... fill for fill: the logged side, price and size are the stored ones
+    def key(side: int | str, price: object, qty: object) -> tuple[str, Decimal, Decimal]:
+        s = side if isinstance(side, str) else ("buy" if side > 0 else "sell")
+        return s, Decimal(str(price)), Decimal(str(qty))
+
+    want = sorted(key(f["side"], f["price"], f["qty"]) for f in logged)
+    got = sorted(
+        key(r["side"], Decimal(r["price"]).scaleb(-4), r["qty"])
+        for r in fills.iter_rows(named=True)
+    )
+    assert got == want
+    # and nothing rests at the simulated venue: the last order event of each order is final
+    orders = read_table(lake, "orders")
+    last = orders.group_by("client_id").agg(pl.col("event").sort_by("seq").last())
+    assert set(last["event"]) <= {"canceled", "filled", "rejected"}, last
 
 
 def test_live_mode_without_keys_fails_in_one_line(nokeys_run: Run) -> None:
