@@ -43,7 +43,8 @@ def test_paper_shutdown_cancels_first_so_every_logged_fill_is_stored(paper_run: 
     assert len(logged) >= 4
     assert [f for f in logged if f["ts"] > stop["ts"]] == []  # nothing fills after it
     fills = read_table(lake, "fills")
-    summary = json.loads((lake / "summary.json").read_text())
+    [run_id] = set(fills["run_id"])  # one run in this lake: its own summary
+    summary = json.loads((lake / "runs" / run_id / "summary.json").read_text())
     assert fills.height == len(logged) == summary["fills"]
 
     # ... fill for fill: the logged side, price and size are the stored ones
