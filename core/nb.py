@@ -37,17 +37,31 @@ def py_min(a, b):  # type: ignore[no-untyped-def]
     return b if b < a else a
 
 
+_U63 = np.uint64(1 << 63)  # |INT64_MIN|
+
+
+@njit(cache=True, inline="always")
+def _magnitude(a: int) -> np.uint64:
+    """``|a|`` as uint64 (exact for INT64_MIN too)."""
+    if a >= 0:
+        return np.uint64(a)
+    return np.uint64(-(a + 1)) + np.uint64(1)
+
+
 @njit(cache=True, inline="always")
 def mul_overflows(a: int, b: int) -> bool:
-    """True if ``a * b`` does not fit in int64."""
+    """True if ``a * b`` does not fit in int64.
+
+    Compares magnitudes in uint64 and never forms the product: a check that multiplies
+    and divides back (``a * b // b != a``) is folded away by LLVM, which may assume that
+    signed arithmetic does not overflow.
+    """
     if a == 0 or b == 0:
         return False
-    if a == -1:
-        return b == INT64_MIN
-    if b == -1:
-        return a == INT64_MIN
-    p = a * b  # wraps on overflow; the division check detects it
-    return p // b != a or (a == INT64_MIN and b == -1)
+    ua = _magnitude(a)
+    ub = _magnitude(b)
+    limit = _U63 if (a < 0) != (b < 0) else _U63 - np.uint64(1)
+    return ua > limit // ub
 
 
 @njit(cache=True, inline="always")
