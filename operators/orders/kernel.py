@@ -833,9 +833,12 @@ class CompiledOrderManager:
         self._desired = np.zeros(self.om.wanted.shape[0], dtype=QLEVEL_DTYPE)
         self._resp = np.zeros(1, dtype=RESPONSE_DTYPE)
 
-    def _after(self) -> None:
+    def _check(self) -> None:
         if self.om.rec[0]["err"]:
             raise_orders_error(self.om)
+
+    def _grow(self) -> None:
+        """Between calls (the outputs are read): room for the next one."""
         if not om_headroom_ok(self.om):
             self.om = grow_order_manager(self.om)
             self._alloc_out()
@@ -953,16 +956,17 @@ class CompiledOrderManager:
             self._actions,
             self._rejections,
         )
-        self._after()
+        self._check()
         actions = [self.action(a) for a in self._actions[:n_act]]
         rejections = [
             Rejection(self.action(x), self._reason(x, "x_")) for x in self._rejections[:n_rej]
         ]
+        self._grow()
         return actions, rejections
 
     def cancel_all(self, now: int, reason: str, in_flight: bool = False) -> list[OrderAction]:
         n = om_cancel_all(self.om, int(now), *self._ext(reason), bool(in_flight), self._actions)
-        self._after()
+        self._check()
         return [self.action(a) for a in self._actions[:n]]
 
     def reset_all(self, now: int, reason: str) -> OrderAction:
@@ -981,8 +985,10 @@ class CompiledOrderManager:
             *self._ext(reason),
             self._actions,
         )
-        self._after()
-        return self.action(self._actions[0]) if n else None
+        self._check()
+        out = self.action(self._actions[0]) if n else None
+        self._grow()
+        return out
 
     # -- venue responses -----------------------------------------------------------------
     def on_update(self, u: OrderUpdate) -> str:
