@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -102,7 +104,8 @@ def test_compiled_order_manager_matches_reference_on_random_sessions(seed: int) 
     sizes, None), cancel-all decisions, mids that move hanging orders out of their band,
     random venue answers (acks, amends, cancels, partial and full fills, rejects whose
     text says "post-only" / "not found" / neither, reports for unknown ids), fills on
-    either side, flattens, cancel-alls with and without in-flight orders and resets,
+    either side, flattens, cancel-alls with and without in-flight orders and resets (and a
+    pickle round trip half way),
     under random rate limits, thresholds, max ages and pre-trade limits: every action,
     rejection, outcome, live order, statistic and the token bucket agree exactly."""
     rng = np.random.default_rng(100 + seed)
@@ -159,6 +162,8 @@ def test_compiled_order_manager_matches_reference_on_random_sessions(seed: int) 
             why = "reconcile after private stream reset"
             assert repr(fast.reset_all(now, why)) == repr(ref.reset_all(now, why))
         _same(ref, fast)
+        if step == 700:  # a Bytewax snapshot: the state pickles and carries on
+            fast = pickle.loads(pickle.dumps(fast))
         for cid in list(ref.orders)[:3]:
             assert fast.level_of(cid) == ref.orders[cid].level
             for probe in (cid, cid + "0", cid + " ", "x" + cid):
