@@ -38,6 +38,7 @@ def py_min(a, b):  # type: ignore[no-untyped-def]
 
 
 _U63 = np.uint64(1 << 63)  # |INT64_MIN|
+_SQRT_MAX = 3_037_000_499  # floor(sqrt(INT64_MAX)): smaller factors never overflow
 
 
 @njit(cache=True, inline="always")
@@ -56,6 +57,8 @@ def mul_overflows(a: int, b: int) -> bool:
     and divides back (``a * b // b != a``) is folded away by LLVM, which may assume that
     signed arithmetic does not overflow.
     """
+    if -_SQRT_MAX <= a <= _SQRT_MAX and -_SQRT_MAX <= b <= _SQRT_MAX:
+        return False  # the common case, without a division
     if a == 0 or b == 0:
         return False
     ua = _magnitude(a)
