@@ -106,7 +106,8 @@ def test_compiled_order_manager_matches_reference_on_random_sessions(seed: int) 
     text says "post-only" / "not found" / neither, reports for unknown ids), fills on
     either side, flattens, cancel-alls with and without in-flight orders and resets (and a
     pickle round trip half way),
-    under random rate limits, thresholds, max ages and pre-trade limits: every action,
+    under random rate limits, thresholds, max ages and pre-trade limits, on a clock that
+    now and then steps back (live timestamps): every action,
     rejection, outcome, live order, statistic and the token bucket agree exactly."""
     rng = np.random.default_rng(100 + seed)
     op, qp = _params(rng)
@@ -116,7 +117,7 @@ def test_compiled_order_manager_matches_reference_on_random_sessions(seed: int) 
     mid = 618000.5
     shift = 0
     for step in range(1_500):
-        now += int(rng.choice([0, 1, MS, 50 * MS, 130 * MS, 400 * MS, S, 4 * S]))
+        now += int(rng.choice([0, 1, MS, 50 * MS, 130 * MS, 400 * MS, S, 4 * S, -70 * MS]))
         if rng.random() < 0.1:
             mid += float(rng.choice([-1, 1])) * float(rng.uniform(0, 2000))
             mid = min(max(mid, 610000.5), 626000.5)

@@ -123,3 +123,25 @@ def test_kill_reasons_from_the_kernel_read_as_the_references() -> None:
         == "kill switch: kill file /tmp/STOP present"
     )
     assert d[0]["cancel_all"] and not d[0]["allow_bids"] and not d[0]["allow_asks"]
+
+
+@pytest.mark.parametrize("cls", [RiskManager, CompiledRiskManager], ids=["reference", "compiled"])
+def test_reason_outlives_the_evaluation_that_set_it(cls: type[RiskManager]) -> None:
+    # a circuit break keeps the reason that started it while it lasts; a position limit
+    # inside a break does not replace it; SAFE clears it; a protection reason wins while
+    # its flatten is asked for and stays stored after
+    r = cls(RiskParams(max_consecutive_errors=1, cooldown_s=10.0, trailing_stop_bps=5.0))
+    r.on_error()
+    assert r.evaluate(S, 0, 8, 0.0, None).reason == "1 consecutive order errors"
+    d = r.evaluate(5 * S, 9, 8, 0.0, None)  # still in the break, now also at the limit
+    assert (d.state.name, d.reason, r.reason) == ("CIRCUIT_BREAK",) + (
+        "1 consecutive order errors",
+    ) * 2
+    d = r.evaluate(12 * S, 9, 8, 0.0, None)
+    assert (d.state.name, d.reason) == ("POSITION_LIMIT", "position 9 lots at limit 8")
+    d = r.evaluate(13 * S, 2, 8, 0.0, 10.0)
+    assert (d.state.name, d.reason, r.reason) == ("SAFE", "", "")
+    d = r.evaluate(14 * S, 2, 8, 0.0, 4.5)  # gave back 5.5 bps from the best 10
+    assert d.flatten and d.reason == "trailing stop: 4.50 bps, best 10.00" == r.protect_reason
+    d = r.evaluate(15 * S, 2, 8, 0.0, 1.0)  # one stop per position; the text stays stored
+    assert not d.flatten and d.reason == "" and r.protect_reason.startswith("trailing stop")
