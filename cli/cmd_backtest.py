@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,7 +14,7 @@ import typer
 from cli.main import app, emit_json, guarded
 from core.errors import MMError
 
-RUN_MARKERS = ("run.json", "summary.json", "fills", "orders", "quotes", "pnl")
+RUN_MARKERS = ("run.json", "summary.json", "runs", "fills", "orders", "quotes", "pnl")
 
 
 def prepare_run_dir(out: Path, force: bool) -> None:
@@ -77,38 +79,68 @@ def run_backtest(
     progress: bool = True,
     source: str = "parquet",
     bootstrap: str | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
+    """Run one backtest into ``out``; ``warn`` gets a line if the parameters can never
+    quote (default: stderr). Bad input fails before ``out`` is touched, and a failed run
+    removes the ``out`` it created (a folder that was there before stays)."""
     from core.config import load_params_file, load_settings
     from core.instruments import instrument_id
+    from core.lake import instrument_path, read_instrument
+    from core.lake_span import check_range
     from core.timeutil import parse_time
-    from flows.replay_backtest import lake_backtest
+    from flows.replay_backtest import lake_backtest, preflight
+    from operators.quoting.feasibility import never_quote_warning
     from warehouse.runner import run_flow
 
+    if source not in ("parquet", "kafka"):
+        raise MMError(f"unknown source {source!r}", "use parquet or kafka")
+    if source == "kafka" and not bootstrap:
+        raise MMError("--source kafka needs --bootstrap HOST:PORT")
     if not lake.is_dir() and source == "parquet":
         raise MMError(f"lake {lake} does not exist", "import data first with `mm import`")
-    params = load_params_file(params_file) if params_file else load_settings().params_for(symbol)
-    prepare_run_dir(out, force)
-    inst = instrument_id(venue, symbol)
     start_ns, end_ns = parse_time(start), parse_time(end)
-    if source == "kafka":
-        from flows.replay_backtest import kafka_backtest
-
-        if not bootstrap:
-            raise MMError("--source kafka needs --bootstrap HOST:PORT")
-        flow = kafka_backtest(
-            bootstrap, lake, [inst], out, {inst: params}, start_ns, end_ns, progress
-        )
-    elif source == "parquet":
-        flow = lake_backtest(lake, [inst], out, {inst: params}, start_ns, end_ns, progress=progress)
+    check_range(start_ns, end_ns)
+    params = load_params_file(params_file) if params_file else load_settings().params_for(symbol)
+    inst = instrument_id(venue, symbol)
+    if source == "parquet":
+        warning = preflight(lake, inst, params, start_ns, end_ns)
+    elif instrument_path(lake, venue, symbol).is_file():  # kafka: prices unknown until read
+        warning = never_quote_warning(read_instrument(lake, venue, symbol), params)
     else:
-        raise MMError(f"unknown source {source!r}", "use parquet or kafka")
-    run_flow(flow)
-    summary_path = out / "summary.json"
-    if not summary_path.is_file():
-        raise MMError(
-            f"the run produced no summary (no data for {inst} in the range?)", "check --start/--end"
-        )
-    return json.loads(summary_path.read_text())
+        warning = None
+    if warning:
+        (warn or _warn_stderr)(warning)
+    prepare_run_dir(out, force)
+    created = not out.exists()
+    try:
+        if source == "kafka":
+            from flows.replay_backtest import kafka_backtest
+
+            assert bootstrap is not None
+            flow = kafka_backtest(
+                bootstrap, lake, [inst], out, {inst: params}, start_ns, end_ns, progress
+            )
+        else:
+            flow = lake_backtest(
+                lake, [inst], out, {inst: params}, start_ns, end_ns, progress=progress
+            )
+        run_flow(flow)
+        summary_path = out / "summary.json"
+        if not summary_path.is_file():
+            raise MMError(
+                f"the run produced no summary (no data for {inst} in the range?)",
+                "check --start/--end",
+            )
+        return json.loads(summary_path.read_text())
+    except Exception:
+        if created:  # leave nothing behind: a re-run must not need --force
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _warn_stderr(message: str) -> None:
+    print(f"mm backtest: warning: {message}", file=sys.stderr)
 
 
 @app.command("backtest")

@@ -28,7 +28,9 @@ RunOpt = Annotated[
 ]
 
 
-def _open_catalog(lake: Path | None, runs: list[str] | None, db: Path | None = None) -> Any:
+def _open_catalog(
+    lake: Path | None, runs: list[str] | None, db: Path | None = None, read_only: bool = False
+) -> Any:
     from warehouse.duck import Catalog
 
     if lake is None and not runs:
@@ -38,7 +40,7 @@ def _open_catalog(lake: Path | None, runs: list[str] | None, db: Path | None = N
                 f"lake {lake} does not exist",
                 "import data first with `mm import`, or pass --lake DIR / --run RUN_DIR",
             )
-    return Catalog(lake, runs or (), str(db) if db else ":memory:")
+    return Catalog(lake, runs or (), str(db) if db else ":memory:", read_only=read_only)
 
 
 def _clean(v: Any) -> Any:
@@ -125,8 +127,17 @@ def sql_cmd(
     ] = None,
     max_rows: Annotated[int, typer.Option(help="Rows shown by --format table.", min=1)] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+    unsafe: Annotated[
+        bool,
+        typer.Option(
+            "--unsafe",
+            help="A full DuckDB session (COPY TO, ATTACH, CREATE, other files): can change the lake.",
+        ),
+    ] = False,
 ) -> None:
-    """Run SQL over the lake and run directories (DuckDB views: fills, markouts, attribution ...)."""
+    """Run SQL over the lake and run directories (DuckDB views: runs, fills, markouts, attribution ...).
+
+    Read-only unless --unsafe: only SELECT / EXPLAIN, and only the lake and run directories."""
     if as_json:
         fmt = "json"
     if fmt not in FORMATS:
@@ -137,7 +148,7 @@ def sql_cmd(
         raise typer.BadParameter("parquet output needs --out FILE", param_hint="--format")
     if query == "-":
         query = sys.stdin.read()
-    with _open_catalog(lake, run, db) as cat:
+    with _open_catalog(lake, run, db, read_only=not unsafe) as cat:
         if query is None or not query.strip():
             if fmt == "json":
                 emit_json(cat.describe())
@@ -240,7 +251,7 @@ def compact_cmd(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Merge small Parquet files per partition (no row lost or duplicated; crash-safe)."""
+    """Merge small Parquet files per partition and drop repeated rows (no row lost; crash-safe)."""
     from warehouse.compact import compact_lake
 
     cutoff = None
@@ -262,6 +273,11 @@ def compact_cmd(
     )
     if r.recovered:
         print(f"  finished {len(r.recovered)} interrupted compaction(s): {', '.join(r.recovered)}")
+    if r.duplicates:
+        print(
+            f"  {r.duplicates:,} repeated row(s) (same natural key) {verb} dropped from "
+            f"{r.files_deduplicated:,} file(s)"
+        )
     if r.dropped:
         print(
             f"  {len(r.dropped)} partition(s) {verb} dropped (before {cutoff}): {', '.join(r.dropped)}"

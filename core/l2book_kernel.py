@@ -18,6 +18,7 @@ from collections import namedtuple
 
 import numpy as np
 from numba import njit
+from sortedcontainers import SortedDict
 
 from core.errors import MMError
 from core.nb import NO_PRICE
@@ -365,3 +366,12 @@ class CompiledBook:
     def __len__(self) -> int:
         r = self.st.rec[0]
         return int(r["n_bid"] + r["n_ask"])
+
+    @property
+    def bids(self) -> SortedDict:
+        """A sorted copy of the bid side (the reference's attribute; for tests and tools)."""
+        return SortedDict(self.levels()[0])
+
+    @property
+    def asks(self) -> SortedDict:
+        return SortedDict(self.levels()[1])

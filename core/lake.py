@@ -112,14 +112,22 @@ TABLES: dict[str, TableDef] = {
 }
 
 # ---- tables a trading run writes (backtest run dirs, and the lake in paper/live mode) ----
+# Every row carries the id of the run that wrote it (``run_id``, set by the run sink, not
+# the trader) and each natural key starts with it: the trader numbers rows 1, 2, 3 ... per
+# run (``seq``), so two runs into one lake share every seq. Files written before run ids
+# existed have no ``run_id`` column: readers see NULL there (DuckDB views: LEGACY_RUN_ID).
 _F64 = pa.float64()
 RUN_TABLES = ("quotes", "orders", "fills", "pnl")
+RUN_ID = "run_id"
+LEGACY_RUN_ID = "legacy"
+_RUN_ID_FIELD = (RUN_ID, pa.string())
 TABLES.update(
     {
         # desired quotes, one row per side and level, whenever they change
         "quotes": TableDef(
             pa.schema(
                 [
+                    _RUN_ID_FIELD,
                     ("recv_ts", _I64),
                     ("seq", _I64),
                     ("side", pa.int8()),
@@ -138,13 +146,14 @@ TABLES.update(
                     ("risk_state", pa.int8()),
                 ]
             ),
-            key=("seq", "side", "level"),
+            key=(RUN_ID, "seq", "side", "level"),
             order=("recv_ts", "seq", "side", "level"),
         ),
         # order lifecycle: actions sent and venue responses, in the order the trader saw them
         "orders": TableDef(
             pa.schema(
                 [
+                    _RUN_ID_FIELD,
                     ("recv_ts", _I64),
                     ("seq", _I64),
                     ("client_id", pa.string()),
@@ -157,12 +166,13 @@ TABLES.update(
                     ("reason", pa.string()),
                 ]
             ),
-            key=("seq",),
+            key=(RUN_ID, "seq"),
             order=("recv_ts", "seq"),
         ),
         "fills": TableDef(
             pa.schema(
                 [
+                    _RUN_ID_FIELD,
                     ("recv_ts", _I64),
                     ("exch_ts", _I64),
                     ("seq", _I64),
@@ -186,13 +196,14 @@ TABLES.update(
                     ("mid_60s", _F64),
                 ]
             ),
-            key=("seq",),
+            key=(RUN_ID, "seq"),
             order=("recv_ts", "seq"),
         ),
         # PnL series, sampled on a fixed local-time grid and after every fill
         "pnl": TableDef(
             pa.schema(
                 [
+                    _RUN_ID_FIELD,
                     ("recv_ts", _I64),
                     ("seq", _I64),
                     ("position", _I64),
@@ -208,7 +219,7 @@ TABLES.update(
                     ("risk_state", pa.int8()),
                 ]
             ),
-            key=("seq",),
+            key=(RUN_ID, "seq"),
             order=("recv_ts", "seq"),
         ),
     }

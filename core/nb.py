@@ -37,34 +37,24 @@ def py_min(a, b):  # type: ignore[no-untyped-def]
     return b if b < a else a
 
 
-_U63 = np.uint64(1 << 63)  # |INT64_MIN|
-_SQRT_MAX = 3_037_000_499  # floor(sqrt(INT64_MAX)): smaller factors never overflow
-
-
-@njit(cache=True, inline="always")
-def _magnitude(a: int) -> np.uint64:
-    """``|a|`` as uint64 (exact for INT64_MIN too)."""
-    if a >= 0:
-        return np.uint64(a)
-    return np.uint64(-(a + 1)) + np.uint64(1)
-
-
 @njit(cache=True, inline="always")
 def mul_overflows(a: int, b: int) -> bool:
     """True if ``a * b`` does not fit in int64.
 
-    Compares magnitudes in uint64 and never forms the product: a check that multiplies
-    and divides back (``a * b // b != a``) is folded away by LLVM, which may assume that
-    signed arithmetic does not overflow.
+    Decided by division before multiplying: numba marks int64 products ``nsw`` (overflow
+    is undefined), so LLVM folds a multiply-then-divide check ``a * b // b != a`` to False.
     """
-    if -_SQRT_MAX <= a <= _SQRT_MAX and -_SQRT_MAX <= b <= _SQRT_MAX:
-        return False  # the common case, without a division
     if a == 0 or b == 0:
         return False
-    ua = _magnitude(a)
-    ub = _magnitude(b)
-    limit = _U63 if (a < 0) != (b < 0) else _U63 - np.uint64(1)
-    return ua > limit // ub
+    if a > 0:
+        if b > 0:
+            return a > INT64_MAX // b
+        return b != -1 and a > INT64_MIN // b  # b < -1: MIN // b is positive, floor = trunc
+    if b > 0:
+        return a != -1 and b > INT64_MIN // a
+    if a == INT64_MIN or b == INT64_MIN:
+        return True
+    return -a > INT64_MAX // -b
 
 
 @njit(cache=True, inline="always")

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # inf / nan pass ``ge``-only bounds and then crash the dataflow on the first quote
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class QuoteParams(_Strict):
@@ -124,8 +125,11 @@ class OrderParams(_Strict):
 
 
 class FeeParams(_Strict):
-    maker: float = Field(-0.00015, description="maker fee rate; negative = rebate")
-    taker: float = Field(0.00045)
+    # rates, not bps or percent: |rate| < 1 % catches a fee typed in the wrong unit
+    maker: float = Field(
+        -0.00015, gt=-0.01, lt=0.01, description="maker fee rate; negative = rebate"
+    )
+    taker: float = Field(0.00045, gt=-0.01, lt=0.01, description="taker fee rate")
 
 
 class SimParams(_Strict):

@@ -60,6 +60,7 @@ from core.lake import RUN_TABLES
 from core.log import event, get_logger, setup_logging
 from core.params import StrategyParams
 from flows.entry import lazy_flow
+from flows.start_checks import warn_never_quote
 from operators.trader import Trader, TraderOutput
 from warehouse.lake_writer import write_rows
 from warehouse.run_sink import RunSink, flush_all_run_sinks, rows_to_frame, write_summary
@@ -79,11 +80,13 @@ class LiveTraderStep(StatefulLogic[tuple[str, Any], TraderOutput, Trader]):
         resume: Trader | None,
         flow_name: str = "",
         lake: Path | None = None,
+        run_id: str = "",
     ) -> None:
         self.make = make
         self.trader = resume
         self.flow_name = flow_name
         self.lake = lake
+        self.run_id = run_id
 
     def on_item(self, value: tuple[str, Any]) -> tuple[list[TraderOutput], bool]:
         inst, payload = value
@@ -101,7 +104,7 @@ class LiveTraderStep(StatefulLogic[tuple[str, Any], TraderOutput, Trader]):
         if self.trader is not None:
             out = self.trader.on_item(item)
             if self.lake is not None:
-                write_final_rows(self.lake, inst, out)
+                write_final_rows(self.lake, inst, out, self.run_id)
             logs = out.logs
         done = FINISHED.get(f"{self.flow_name}/{inst}")
         if done is not None:
@@ -158,6 +161,7 @@ def build_live_flow(settings: Settings, cfg: BybitConfig) -> Dataflow:
         positions = report.positions
         WORKERS[flow_name] = GatewayWorker(gateway, bus(flow_name))
         inputs.append(op.input("private", flow, BybitPrivateSource(settings.symbols, cfg, specs)))
+    warn_never_quote(rest, by_inst, params, cfg.category, positions)
 
     def make(inst: str) -> Trader:
         spec, p = by_inst[inst], params[inst]
@@ -172,11 +176,14 @@ def build_live_flow(settings: Settings, cfg: BybitConfig) -> Dataflow:
     merged = op.merge("inputs", *inputs)
     keyed = op.map("tag", merged, lambda kv: (kv[0], kv))  # the step learns its instrument
     outputs = op.stateful(
-        "trader", keyed, lambda resume: LiveTraderStep(make, resume, flow_name, settings.lake)
+        "trader",
+        keyed,
+        lambda resume: LiveTraderStep(make, resume, flow_name, settings.lake, run_tag),
     )
-    op.output(
-        "run", outputs, RunSink(settings.lake, insts, flush_interval_s=settings.flush_interval_s)
+    sink = RunSink(
+        settings.lake, insts, flush_interval_s=settings.flush_interval_s, run_id=run_tag, mode=mode
     )
+    op.output("run", outputs, sink)
     logs = op.filter_map_value("logs", outputs, lambda o: o.logs or None)
     op.output("log", logs, LogSink())
     if mode == "live":
@@ -188,15 +195,15 @@ def build_live_flow(settings: Settings, cfg: BybitConfig) -> Dataflow:
     return flow
 
 
-def write_final_rows(lake: Path, inst: str, out: TraderOutput) -> None:
+def write_final_rows(lake: Path, inst: str, out: TraderOutput, run_id: str) -> None:
     """Write a trader's last output (all run tables, the summary) to the lake now."""
     venue, symbol = split_instrument_id(inst)
     for table in RUN_TABLES:
         rows = getattr(out, table)
         if rows:
-            write_rows(lake, table, venue, symbol, rows_to_frame(table, rows))
+            write_rows(lake, table, venue, symbol, rows_to_frame(table, rows, run_id))
     if out.summary is not None:
-        write_summary(lake, inst, out.summary)
+        write_summary(lake, run_id, inst, out.summary)
 
 
 def stop_live(

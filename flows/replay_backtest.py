@@ -12,6 +12,7 @@ venue in place of the order gateway.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -30,12 +31,15 @@ from core.config import Settings, load_params_file, load_settings
 from core.errors import MMError
 from core.instruments import InstrumentSpec, instrument_id, split_instrument_id
 from core.lake import read_instrument
+from core.lake_span import require_data
 from core.params import StrategyParams
 from core.timeutil import parse_time
 from flows.entry import lazy_flow
+from operators.quoting.feasibility import never_quote_warning
 from operators.trader import Trader, TraderOutput
 from warehouse.lake_writer import write_instrument
 from warehouse.run_sink import RunSink
+from warehouse.runs import check_run_id, new_run_id
 
 
 class TraderStep(StatefulLogic[tuple[str, np.ndarray], TraderOutput, Trader]):
@@ -76,14 +80,18 @@ def build_backtest_flow(
     out_dir: Path,
     meta: dict[str, Any] | None = None,
 ) -> Dataflow:
-    """The backtest dataflow for any source emitting ``(instrument id, event batch)``."""
+    """The backtest dataflow for any source emitting ``(instrument id, event batch)``.
+
+    The run's id (``meta["run_id"]``, default a new one) is in run.json and every row."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    run_id = check_run_id((meta or {}).get("run_id") or new_run_id())
     for spec in specs.values():
         write_instrument(out_dir, spec)
     (out_dir / "run.json").write_text(
         json.dumps(
             {
                 **(meta or {}),
+                "run_id": run_id,
                 "instruments": {i: s.to_dict() for i, s in specs.items()},
                 "params": {i: p.model_dump(mode="json") for i, p in params.items()},
             },
@@ -101,7 +109,7 @@ def build_backtest_flow(
     events = op.input("replay", flow, source)
     keyed = op.map("tag", events, lambda kv: (kv[0], kv))
     outputs = op.stateful("trader", keyed, lambda resume: TraderStep(make, resume))
-    op.output("run", outputs, RunSink(out_dir, list(specs)))
+    op.output("run", outputs, RunSink(out_dir, list(specs), run_id=run_id, mode="backtest"))
     return flow
 
 
@@ -120,6 +128,24 @@ def lake_backtest(
     return build_backtest_flow(source, specs, params, out_dir, meta)
 
 
+def preflight(
+    lake: Path,
+    inst: str,
+    params: StrategyParams,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+) -> str | None:
+    """Before anything is written: raises when the lake holds no data for ``inst`` in the
+    range (naming what it does hold); returns a warning line if ``params`` can never quote."""
+    venue, symbol = split_instrument_id(inst)
+    spec = read_instrument(lake, venue, symbol)
+    span = require_data(lake, venue, symbol, start_ns, end_ns)
+    prices = None
+    if span.price_lo is not None and span.price_hi is not None:
+        prices = (float(span.price_lo * spec.tick_size), float(span.price_hi * spec.tick_size))
+    return never_quote_warning(spec, params, prices)
+
+
 def flow_from_settings(settings: Settings | None = None) -> Dataflow:
     settings = settings or load_settings()
     if not settings.symbols:
@@ -129,14 +155,12 @@ def flow_from_settings(settings: Settings | None = None) -> Dataflow:
     instruments = [instrument_id(settings.venue, s) for s in settings.symbols]
     base = load_params_file(settings.params_file) if settings.params_file else None
     params = {i: base or settings.params_for(split_instrument_id(i)[1]) for i in instruments}
-    return lake_backtest(
-        settings.lake,
-        instruments,
-        settings.out,
-        params,
-        parse_time(settings.start),
-        parse_time(settings.end),
-    )
+    start_ns, end_ns = parse_time(settings.start), parse_time(settings.end)
+    for inst in instruments:
+        warning = preflight(settings.lake, inst, params[inst], start_ns, end_ns)
+        if warning:
+            print(f"replay_backtest: warning: {warning}", file=sys.stderr)
+    return lake_backtest(settings.lake, instruments, settings.out, params, start_ns, end_ns)
 
 
 def kafka_backtest(

@@ -681,66 +681,69 @@ class Trader:
         return self._take_fills(out)
 
     def summary(self) -> dict[str, Any]:
-        inv = self.inventory
-        spec = self.spec
-        mid_x2 = self._last_mid_x2
-        net = inv.to_quote(inv.total_units(mid_x2)) if mid_x2 else inv.to_quote(inv.cash)
-        fees = inv.fees_quote()
-        capital = self.params.quote.capital_usd
-        totals = np.array(self._pnl_totals, dtype=float)
-        sharpe = None
-        if len(totals) > 2:
-            diffs = np.diff(totals)
-            sd = diffs.std(ddof=1)
-            if sd > 0:
-                per_year = 365 * 86400 * 1e3 / self.params.pnl_sample_ms
-                sharpe = float(diffs.mean() / sd * math.sqrt(per_year))
-        st = self.orders.stats
-        placed = st["placed"]
-        mids = mid_x2 / 2 * self._tick if mid_x2 else 0.0
-        markouts = {}
-        for (s, n), h in zip(self._markout_sums, ("1s", "5s", "30s", "60s"), strict=True):
-            markouts[h] = {"fills": n, "avg_bps": round(s / n, 4) if n else None}
-        abs_pos = np.array(self._abs_positions, dtype=float) * self._lot
-        return {
-            "instrument": self.inst,
-            "start": self.first_ts,
-            "end": self.last_ts,
-            "net_pnl": float(net),
-            "net_pnl_exact": str(net),
-            "fees": float(fees),
-            "fees_exact": str(fees),
-            "rebates_earned": float(-fees) if fees < 0 else 0.0,
-            "realized_pnl": float(inv.to_quote(inv.realized)),
-            "unrealized_pnl": float(inv.to_quote(inv.unrealized(mid_x2))) if mid_x2 else 0.0,
-            "return_pct": float(net) / capital * 100,
-            "sharpe_annualized": sharpe,
-            "max_drawdown": self._max_dd,
-            "fills": inv.fills,
-            "maker_fills": inv.maker_fills,
-            "maker_share": inv.maker_fills / inv.fills if inv.fills else None,
-            "maker_share_qty": inv.maker_qty / (inv.maker_qty + inv.taker_qty)
-            if inv.fills
-            else None,
-            "volume": float(inv.to_quote(inv.volume)),
-            "orders_placed": placed,
-            "orders_filled": len(self._orders_filled),
-            "fill_rate": len(self._orders_filled) / placed if placed else None,
-            "amends": st["amended"],
-            "cancels": st["canceled"],
-            "cancel_ratio": st["canceled"] / placed if placed else None,
-            "rejects": st["rejected"],
-            "pretrade_rejects": st["pretrade_rejected"],
-            "throttled": st["throttled"],
-            "final_position": float(spec.lots_to_size(inv.position)),
-            "avg_abs_inventory": float(abs_pos.mean()) if len(abs_pos) else 0.0,
-            "max_abs_inventory": self._max_abs_pos * self._lot,
-            "avg_abs_inventory_usd": float(abs_pos.mean()) * mids if len(abs_pos) else 0.0,
-            "markouts": markouts,
-            "risk_state": self.risk.state.name,
-            "book": self.sync.stats.to_dict(),
-            "events": self.events,
-            "messages": self.messages,
-            "wall_time_s": round(self._wall, 3),
-            "events_per_s": round(self.events / self._wall) if self._wall > 0 else None,
-        }
+        return run_summary(self)
+
+
+def run_summary(t: Any) -> dict[str, Any]:
+    """The run summary of a trader (the reference or the compiled one: same attributes)."""
+    inv = t.inventory
+    spec = t.spec
+    mid_x2 = t._last_mid_x2
+    net = inv.to_quote(inv.total_units(mid_x2)) if mid_x2 else inv.to_quote(inv.cash)
+    fees = inv.fees_quote()
+    capital = t.params.quote.capital_usd
+    totals = np.array(t._pnl_totals, dtype=float)
+    sharpe = None
+    if len(totals) > 2:
+        diffs = np.diff(totals)
+        sd = diffs.std(ddof=1)
+        if sd > 0:
+            per_year = 365 * 86400 * 1e3 / t.params.pnl_sample_ms
+            sharpe = float(diffs.mean() / sd * math.sqrt(per_year))
+    st = t.orders.stats
+    placed = st["placed"]
+    mids = mid_x2 / 2 * t._tick if mid_x2 else 0.0
+    markouts = {}
+    for (s, n), h in zip(t._markout_sums, ("1s", "5s", "30s", "60s"), strict=True):
+        markouts[h] = {"fills": n, "avg_bps": round(s / n, 4) if n else None}
+    abs_pos = np.array(t._abs_positions, dtype=float) * t._lot
+    return {
+        "instrument": t.inst,
+        "start": t.first_ts,
+        "end": t.last_ts,
+        "net_pnl": float(net),
+        "net_pnl_exact": str(net),
+        "fees": float(fees),
+        "fees_exact": str(fees),
+        "rebates_earned": float(-fees) if fees < 0 else 0.0,
+        "realized_pnl": float(inv.to_quote(inv.realized)),
+        "unrealized_pnl": float(inv.to_quote(inv.unrealized(mid_x2))) if mid_x2 else 0.0,
+        "return_pct": float(net) / capital * 100,
+        "sharpe_annualized": sharpe,
+        "max_drawdown": t._max_dd,
+        "fills": inv.fills,
+        "maker_fills": inv.maker_fills,
+        "maker_share": inv.maker_fills / inv.fills if inv.fills else None,
+        "maker_share_qty": inv.maker_qty / (inv.maker_qty + inv.taker_qty) if inv.fills else None,
+        "volume": float(inv.to_quote(inv.volume)),
+        "orders_placed": placed,
+        "orders_filled": len(t._orders_filled),
+        "fill_rate": len(t._orders_filled) / placed if placed else None,
+        "amends": st["amended"],
+        "cancels": st["canceled"],
+        "cancel_ratio": st["canceled"] / placed if placed else None,
+        "rejects": st["rejected"],
+        "pretrade_rejects": st["pretrade_rejected"],
+        "throttled": st["throttled"],
+        "final_position": float(spec.lots_to_size(inv.position)),
+        "avg_abs_inventory": float(abs_pos.mean()) if len(abs_pos) else 0.0,
+        "max_abs_inventory": t._max_abs_pos * t._lot,
+        "avg_abs_inventory_usd": float(abs_pos.mean()) * mids if len(abs_pos) else 0.0,
+        "markouts": markouts,
+        "risk_state": t.risk.state.name,
+        "book": t.sync.stats.to_dict(),
+        "events": t.events,
+        "messages": t.messages,
+        "wall_time_s": round(t._wall, 3),
+        "events_per_s": round(t.events / t._wall) if t._wall > 0 else None,
+    }

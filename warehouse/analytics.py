@@ -10,6 +10,8 @@ Each view is plain SQL over the catalog's base views, so users can read and adap
   the fill's size (no suffix). Horizon 0 s is the spread captured against the mid at fill.
 * quote-seconds: how long a side/level was quoted. A quote set lasts until the next one
   (or the end of the run: the last PnL row); "quoting nothing" sets add no time.
+* every view is per trading run and instrument (``run, run_id, venue, symbol``): the
+  trader numbers rows per run (``seq``), so orderings and joins on seq stay within a run.
 * Sharpe in ``daily_summary`` follows summary.json: mean/stdev of 1-second changes of
   total PnL, annualised with sqrt(seconds per year).
 """
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from warehouse.duck import Catalog
 
-K = "run, venue, symbol"
+K = "run, run_id, venue, symbol"  # a trading run and instrument: every view's key
 HORIZONS_S = (0, 1, 5, 30, 60)
 _MID = {0: "mid_at_fill", 1: "mid_1s", 5: "mid_5s", 30: "mid_30s", 60: "mid_60s"}
 
@@ -62,15 +64,17 @@ def _fill_rates_sql(has_pnl: bool) -> str:
 WITH sets AS (SELECT {K}, seq, min(recv_ts) AS ts FROM quotes GROUP BY {K}, seq),
 ends AS (SELECT {K}, max(recv_ts) AS end_ts FROM ({ends}) GROUP BY {K}),
 spans AS (
-  SELECT s.run, s.venue, s.symbol, s.seq,
-         COALESCE(lead(s.ts) OVER (PARTITION BY s.run, s.venue, s.symbol ORDER BY s.ts, s.seq),
+  SELECT s.run, s.run_id, s.venue, s.symbol, s.seq,
+         COALESCE(lead(s.ts) OVER (PARTITION BY s.run, s.run_id, s.venue, s.symbol
+                                   ORDER BY s.ts, s.seq),
                   e.end_ts) - s.ts AS dur_ns
   FROM sets s JOIN ends e USING ({K})),
 live AS (
-  SELECT q.run, q.venue, q.symbol, q.side, q.level, sum(sp.dur_ns) / 1e9 AS quote_seconds,
+  SELECT q.run, q.run_id, q.venue, q.symbol, q.side, q.level,
+         sum(sp.dur_ns) / 1e9 AS quote_seconds,
          count(*) AS quote_sets
   FROM quotes q JOIN spans sp USING ({K}, seq) WHERE q.level >= 0
-  GROUP BY q.run, q.venue, q.symbol, q.side, q.level),
+  GROUP BY q.run, q.run_id, q.venue, q.symbol, q.side, q.level),
 f AS (SELECT {K}, side, level, count(*) AS fills, sum(qty_f) AS fill_qty,
              sum(notional) AS fill_notional FROM fills GROUP BY {K}, side, level)
 SELECT {K}, side, level, COALESCE(quote_seconds, 0) AS quote_seconds,

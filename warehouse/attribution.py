@@ -24,7 +24,7 @@ from core.timeutil import NS_PER_MS
 if TYPE_CHECKING:
     from warehouse.duck import Catalog
 
-K = "run, venue, symbol"
+K = "run, run_id, venue, symbol"
 COMPONENTS = ("spread_capture", "inventory", "fees_rebates", "residual")
 
 
@@ -101,9 +101,10 @@ def create_attribution_views(cat: Catalog) -> None:
 
 @dataclass(frozen=True)
 class Attribution:
-    """One run's (and instrument's) PnL split. Components sum to ``total_pnl``."""
+    """One run's (and instrument's) PnL split (``run``: its source, ``run_id``: the run). Components sum to ``total_pnl``."""
 
     run: str
+    run_id: str
     venue: str
     symbol: str
     total_pnl: float
@@ -123,12 +124,18 @@ class Attribution:
         return asdict(self)
 
 
-def attribute(cat: Catalog, run: str | None = None, bucket_ms: int = 1000) -> list[Attribution]:
-    """PnL attribution of every run (or one) in the catalog, with ``bucket_ms`` intervals."""
+def attribute(
+    cat: Catalog, run: str | None = None, bucket_ms: int = 1000, run_id: str | None = None
+) -> list[Attribution]:
+    """PnL attribution of every run (or one source, or one run id) in the catalog, with
+    ``bucket_ms`` intervals."""
     if "attribution_intervals" not in cat.views:
         from warehouse.duck import QueryError
 
         raise QueryError(f"cannot attribute PnL: {cat.missing.get('attribution_intervals')}")
     sql = summary_sql(f"({intervals_sql(bucket_ms * NS_PER_MS)})")
-    sql = f"SELECT * FROM ({sql}) WHERE $1 IS NULL OR run = $1 ORDER BY {K}"
-    return [Attribution(**r) for r in cat.rows(sql, [run])]
+    sql = (
+        f"SELECT * FROM ({sql}) WHERE ($1 IS NULL OR run = $1) AND ($2 IS NULL OR run_id = $2) "
+        f"ORDER BY {K}"
+    )
+    return [Attribution(**r) for r in cat.rows(sql, [run, run_id])]

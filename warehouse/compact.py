@@ -15,6 +15,15 @@ Order of operations per group of files, each step durable before the next:
   3. delete the old files, fsync the directory;
   4. delete the journal.
 
+Compaction also drops rows whose natural key (``core.lake``) an earlier row of the same
+partition already has (the lake's own ``part-*`` files first, in name order, then any
+other file; rows in file order): the lake writer never adds such a row, but a file
+copied in by hand (``mm sql --unsafe`` ``COPY ... TO``, a restored backup) can repeat
+rows, and then loses them. Each file holding repeats is rewritten without them in the same
+crash-safe steps (a file left with no row is deleted: journal ``new`` null); every key
+keeps a copy at every step, so nothing is lost. A partition holding one file written
+by the lake writer or by compaction (``part-*``) is skipped: such a file has no repeats.
+
 A crash before 2 leaves the old files untouched (the journal is discarded on the next
 run). A crash during 3 leaves the new file next to some old files: rows are duplicated
 for readers until the next ``mm compact``, which first finishes any journal it finds
@@ -41,6 +50,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -64,6 +75,8 @@ class CompactReport:
     files_before: int = 0
     files_after: int = 0
     rows_rewritten: int = 0
+    duplicates: int = 0  # rows dropped (dry run: found) whose natural key was already there
+    files_deduplicated: int = 0  # files rewritten or deleted to drop them
     recovered: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
 
@@ -100,6 +113,13 @@ def recover(directory: Path) -> bool:
     if not journal.is_file():
         return False
     data = json.loads(journal.read_text())
+    if data["new"] is None:  # a file of repeated rows only: the other copies stay
+        for name in data["old"]:
+            (directory / name).unlink(missing_ok=True)
+        _fsync_dir(directory)
+        journal.unlink()
+        _fsync_dir(directory)
+        return True
     new = directory / data["new"]
     if new.is_file() and _num_rows(new) == data["rows"]:
         for name in data["old"]:  # the merged file is complete: finish step 3
@@ -137,32 +157,95 @@ def plan_groups(
     return [g for g in groups if len(g) >= 2]
 
 
-def merge_group(directory: Path, group: list[Path], table: str) -> Path:
+def merge_group(directory: Path, group: list[Path], table: str) -> Path | None:
     """Replace ``group`` by one sorted file, in the crash-safe order of the module doc."""
     tdef = table_def(table)
-    parts = [pq.read_table(f, schema=tdef.schema) for f in group]
-    merged = pa.concat_tables(parts)
-    n = merged.num_rows
+    merged = pa.concat_tables([pq.read_table(f, schema=tdef.schema) for f in group])
+    return _replace(directory, group, merged, table, "c")
+
+
+def _replace(directory: Path, old: list[Path], rows: pa.Table, table: str, tag: str) -> Path | None:
+    """Put ``rows`` (sorted) in one new file, then delete ``old``; no new file if empty."""
+    tdef = table_def(table)
+    n = rows.num_rows
+    journal = directory / JOURNAL
+    if n == 0:
+        _write_json(journal, {"new": None, "old": [f.name for f in old], "rows": 0})
+        for f in old:
+            f.unlink()
+        _fsync_dir(directory)
+        journal.unlink()
+        _fsync_dir(directory)
+        return None
     if tdef.order:
-        merged = merged.sort_by([(c, "ascending") for c in tdef.order])  # stable
-    first = merged.column(tdef.order[0])[0].as_py() if tdef.order and n else 0
-    digest = hashlib.sha1("\n".join(f.name for f in group).encode()).hexdigest()[:12]
-    new = directory / f"part-{int(first):020d}-c{digest}.parquet"
+        rows = rows.sort_by([(c, "ascending") for c in tdef.order])  # stable
+    first = rows.column(tdef.order[0])[0].as_py() if tdef.order else 0
+    digest = hashlib.sha1("\n".join(f.name for f in old).encode()).hexdigest()[:12]
+    new = directory / f"part-{int(first):020d}-{tag}{digest}.parquet"
     if new.exists():
         raise LakeError(f"compaction target {new} already exists", "remove it if it is not data")
-    _write_json(directory / JOURNAL, {"new": new.name, "old": [f.name for f in group], "rows": n})
-    atomic_write_parquet(merged, new)
+    _write_json(journal, {"new": new.name, "old": [f.name for f in old], "rows": n})
+    atomic_write_parquet(rows, new)
     _fsync_dir(directory)
     if _num_rows(new) != n:  # never delete the originals of a bad copy
         new.unlink()
-        (directory / JOURNAL).unlink()
+        journal.unlink()
         raise LakeError(f"compacted file {new} does not hold the {n} rows written")
-    for f in group:
+    for f in old:
         f.unlink()
     _fsync_dir(directory)
-    (directory / JOURNAL).unlink()
+    journal.unlink()
     _fsync_dir(directory)
     return new
+
+
+def repeated_rows(files: list[Path], table: str) -> list[np.ndarray]:
+    """Per file, a mask of the rows to keep: False where an earlier row (earlier file in
+    the list, or earlier in the same file) has the same natural key."""
+    tdef = table_def(table)
+    key = list(tdef.key)
+    keys = [pq.read_table(f, columns=key, schema=tdef.schema) for f in files]
+    if not keys:
+        return []
+    both = pl.from_arrow(pa.concat_tables(keys))
+    assert isinstance(both, pl.DataFrame)
+    first = both.select(pl.struct(key).is_first_distinct()).to_series().to_numpy()
+    bounds = np.cumsum([0] + [k.num_rows for k in keys])
+    return [first[bounds[i] : bounds[i + 1]] for i in range(len(files))]
+
+
+@dataclass
+class Dedupe:
+    rows: int = 0  # rows dropped (or, in a dry run, to drop)
+    files: int = 0  # files rewritten or deleted
+    left: list[Path] = field(default_factory=list)  # data files afterwards (dry run: would be)
+
+
+def dedupe_partition(directory: Path, table: str, dry_run: bool = False) -> Dedupe:
+    """Drop repeated natural keys from a partition.
+
+    The lake's own files (``part-*``, in name order) keep their rows; a file copied in
+    under another name loses the rows they already hold.
+    """
+    files = sorted(data_files(directory), key=lambda f: (not f.name.startswith("part-"), f.name))
+    if len(files) < 2 and all(f.name.startswith("part-") for f in files):
+        return Dedupe(left=files)  # the writer's and compaction's files never repeat a key
+    masks = repeated_rows(files, table)
+    out = Dedupe()
+    schema = table_def(table).schema
+    for f, keep in zip(files, masks, strict=True):
+        if keep.all():
+            out.left.append(f)
+            continue
+        out.rows += len(keep) - int(keep.sum())
+        out.files += 1
+        if dry_run:
+            out.left += [f] if keep.any() else []
+            continue
+        new = _replace(directory, [f], pq.read_table(f, schema=schema).filter(keep), table, "d")
+        out.left += [new] if new is not None else []
+    out.left.sort()
+    return out
 
 
 def _partitions(lake: Path) -> Iterator[tuple[str, Path]]:
@@ -188,7 +271,8 @@ def compact_lake(
     dry_run: bool = False,
     drop_before: date | None = None,
 ) -> CompactReport:
-    """Recover interrupted compactions, drop expired partitions, merge small files."""
+    """Recover interrupted compactions, drop expired partitions, drop repeated rows,
+    merge small files."""
     lake = Path(lake)
     if not lake.is_dir():
         raise LakeError(f"lake {lake} does not exist", "pass the lake directory with --lake")
@@ -219,10 +303,13 @@ def compact_lake(
                 if not dry_run:
                     _drop(d)
                 continue
-            files = data_files(d)
+            report.files_before += len(data_files(d))
+            dedupe = dedupe_partition(d, table, dry_run)
+            report.duplicates += dedupe.rows
+            report.files_deduplicated += dedupe.files
+            files = dedupe.left
             rows = [_num_rows(f) for f in files]
             groups = plan_groups(files, rows, small_rows, target_rows)
-            report.files_before += len(files)
             merged = sum(len(g) for g in groups)
             report.files_after += len(files) - merged + len(groups)
             if groups:

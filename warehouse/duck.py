@@ -4,9 +4,19 @@ One DuckDB database (in memory, or a file other tools can open) gets a view per 
 table that reads the Parquet files in place (``read_parquet(..., hive_partitioning)``),
 so new files show up in the next query and nothing is duplicated. Run tables (quotes,
 orders, fills, pnl) union the lake's own (paper/live trading, ``run = 'lake'``) with
-every run directory given (``run = <name>``). Integer ticks/lots stay as they are;
+every run directory given (``run = <name>``); ``run_id`` tells the trading runs of one
+source apart (every paper/live restart into a lake is a run of its own), and the
+``runs`` view lists them with their mode, time span, row counts and summary. Rows
+written before run ids existed have ``run_id = 'legacy'``: one run per source, which is
+what such a lake could hold without losing rows. Integer ticks/lots stay as they are;
 float prices appear next to them (``*_f`` columns, ticks x tick_size from the
 instruments each source recorded).
+
+``read_only``: after the views are built the session may only read (SELECT, EXPLAIN):
+every other statement is refused before DuckDB sees it, and DuckDB itself is locked to
+the attached directories (``enable_external_access = false`` with ``allowed_directories``,
+configuration locked), so ``COPY ... TO`` into a lake partition, ATTACH, INSTALL or
+reading files elsewhere fail with one line. ``mm sql`` is read-only unless ``--unsafe``.
 
 A table with no files anywhere has no view; the catalog remembers why, so a query
 naming it fails with "view X has no data: ..." instead of DuckDB's bare "does not
@@ -26,7 +36,8 @@ import duckdb
 import pyarrow as pa
 
 from core.errors import MMError
-from core.lake import MARKET_TABLES, RUN_TABLES, table_def
+from core.lake import LEGACY_RUN_ID, MARKET_TABLES, RUN_ID, RUN_TABLES, table_def
+from warehouse.runs import RUNS_DIR
 
 LAKE_RUN = "lake"  # run name of run tables stored in the lake itself (paper/live trading)
 MARKET_VIEWS = (*MARKET_TABLES, "features")
@@ -111,7 +122,9 @@ _RUN_NAN: dict[str, tuple[str, ...]] = {
 
 _DESCRIPTIONS = {
     "instruments": "tick/lot size of every instrument in the lake and the runs (source = run)",
-    "runs": "the sources attached: run name and directory",
+    "sources": "the sources attached: run name (lake = the lake) and directory",
+    "runs": "trading runs per source and instrument: run_id, mode, time span, row counts, "
+    "summary (JSON; NULL: still running or crashed)",
     "trades": "lake trades, prices/sizes as ticks/lots and floats (price_f, qty_f)",
     "bbo": "lake best bid/offer updates with float prices, mid and spread_bps",
     "book_deltas": "lake order-book deltas and snapshots",
@@ -139,6 +152,7 @@ class Catalog:
     views: dict[str, str] = field(init=False, default_factory=dict)
     missing: dict[str, str] = field(init=False, default_factory=dict)
     run_dirs: list[RunDir] = field(init=False, default_factory=list)
+    read_only: bool = False
 
     def __post_init__(self) -> None:
         self.lake = Path(self.lake) if self.lake is not None else None
@@ -150,6 +164,8 @@ class Catalog:
         self.run_dirs = _check_runs([parse_run(r) for r in self.runs])
         self.con = duckdb.connect(str(self.database))
         self._build()
+        if self.read_only:
+            self._lock()
 
     # -- building -------------------------------------------------------------------------
     def _sources(self) -> list[tuple[str, Path]]:
@@ -187,15 +203,16 @@ class Catalog:
             f"SELECT {_lit(n)} AS run, {_lit(p.resolve())} AS path" for n, p in self._sources()
         )
         self.create_view(
-            "runs",
+            "sources",
             runs or "SELECT NULL::VARCHAR AS run, NULL::VARCHAR AS path WHERE false",
-            _DESCRIPTIONS["runs"],
+            _DESCRIPTIONS["sources"],
         )
         for table in MARKET_VIEWS:
             self._market_view(table)
         self._book_top()
         for table in RUN_TABLES:
             self._run_view(table)
+        self._runs()
         from warehouse.analytics import create_analytics_views
         from warehouse.attribution import create_attribution_views
 
@@ -268,23 +285,81 @@ class Catalog:
             for name, root in self._sources()
             if _has_files(root, table)
         ]
-        if not scans:
-            if not self._has_run_data():
-                self.mark_missing(table, f"no {table} files in {self._where()}")
-                return
-            # a run without fills is a fact (zero rows), not missing data: an empty view
-            scans = [_empty_scan(table)]
-        union = " UNION ALL BY NAME ".join(scans)
+        if not scans and not self._has_run_data():
+            self.mark_missing(table, f"no {table} files in {self._where()}")
+            return
+        # a run without fills is a fact (zero rows), not missing data: an empty view. The
+        # typed empty scan also gives sources that predate run_id the column (NULL).
+        union = " UNION ALL BY NAME ".join([_empty_scan(table), *scans])
         nan = [f"{_nan_null('t.' + c)} AS {c}" for c in _RUN_NAN.get(table, ())]
         replace = f" REPLACE ({', '.join(nan)})" if nan else ""
         floats = _RUN_FLOATS[table]
         sql = (
-            f"SELECT t.run, t.venue, t.symbol, t.date, t.* EXCLUDE (run, venue, symbol, date){replace}, "
+            f"SELECT t.run, COALESCE(t.{RUN_ID}, {_lit(LEGACY_RUN_ID)}) AS {RUN_ID}, "
+            f"t.venue, t.symbol, t.date, "
+            f"t.* EXCLUDE (run, {RUN_ID}, venue, symbol, date){replace}, "
             f"{_time('t.recv_ts')} AS time{', ' + floats if floats else ''} "
             f"FROM ({union}) t LEFT JOIN instruments i "
             "ON i.source = t.run AND i.venue = t.venue AND i.symbol = t.symbol"
         )
         self.create_view(table, sql, _DESCRIPTIONS[table])
+
+    def _runs(self) -> None:
+        """One row per run and instrument of every source: the rows it left in the run
+        tables, the run's record (mode, start) and its summary, whichever exist."""
+        keys = "run, run_id, venue, symbol"
+        counts = [
+            f"SELECT {keys}, {_lit(t)} AS tbl, count(*) AS n, min(recv_ts) AS lo, "
+            f"max(recv_ts) AS hi FROM {t} GROUP BY ALL"
+            for t in RUN_TABLES
+            if t in self.views
+        ]
+        manifests, summaries = [], []
+        for name, root in self._sources():
+            base = root.resolve() / RUNS_DIR
+            if any(base.glob("*/run.json")):
+                manifests.append(
+                    f"SELECT {_lit(name)} AS run, run_id, mode, started_ns, "
+                    "unnest(instruments) AS inst "
+                    f"FROM read_json({_lit(base / '*' / 'run.json')}, columns = "
+                    "{'run_id': 'VARCHAR', 'mode': 'VARCHAR', 'instruments': 'VARCHAR[]', "
+                    "'started_ns': 'BIGINT'})"
+                )
+            if any(base.glob("*/summaries/*.json")):
+                summaries.append(_summary_scan(name, base / "*" / "summaries" / "*.json", None))
+            legacy = root.resolve() / "summaries"  # per instrument, before run ids
+            if any(legacy.glob("*.json")):
+                summaries.append(_summary_scan(name, legacy / "*.json", LEGACY_RUN_ID))
+        none = "SELECT NULL::VARCHAR AS run, NULL::VARCHAR AS run_id, NULL::VARCHAR AS venue, "
+        none += "NULL::VARCHAR AS symbol"
+        c = " UNION ALL ".join(counts) or (
+            f"{none}, NULL::VARCHAR AS tbl, 0 AS n, 0 AS lo, 0 AS hi WHERE false"
+        )
+        m = " UNION ALL ".join(manifests) or (
+            "SELECT NULL::VARCHAR AS run, NULL::VARCHAR AS run_id, NULL::VARCHAR AS mode, "
+            "NULL::BIGINT AS started_ns, NULL::VARCHAR AS inst WHERE false"
+        )
+        sm = " UNION ALL ".join(summaries) or f"{none}, NULL::JSON AS summary WHERE false"
+        per_table = ", ".join(
+            f"COALESCE(sum(n) FILTER (WHERE tbl = {_lit(t)}), 0)::BIGINT AS {t}" for t in RUN_TABLES
+        )
+        sql = f"""
+WITH c AS ({c}),
+m AS (SELECT run, run_id, mode, started_ns, split_part(inst, ':', 1) AS venue,
+             substr(inst, strpos(inst, ':') + 1) AS symbol FROM ({m})),
+s AS ({sm}),
+k AS (SELECT {keys} FROM c UNION SELECT {keys} FROM m UNION SELECT {keys} FROM s),
+a AS (SELECT {keys}, min(lo) AS lo, max(hi) AS hi, {per_table} FROM c GROUP BY ALL)
+SELECT k.run, k.run_id, m.mode, k.venue, k.symbol,
+       {_time("a.lo")} AS start_time, {_time("a.hi")} AS end_time,
+       {_time("m.started_ns")} AS started_at,
+       {", ".join(f"COALESCE(a.{t}, 0) AS {t}" for t in RUN_TABLES)},
+       CAST(s.summary->>'net_pnl' AS DOUBLE) AS net_pnl, s.summary, src.path
+FROM k LEFT JOIN a USING ({keys}) LEFT JOIN m USING ({keys}) LEFT JOIN s USING ({keys})
+LEFT JOIN sources src USING (run)
+ORDER BY k.run, COALESCE(a.lo, m.started_ns), k.run_id, k.venue, k.symbol
+"""
+        self.create_view("runs", sql, _DESCRIPTIONS["runs"])
 
     def _has_run_data(self) -> bool:
         """True if any source holds run tables (a run directory always does)."""
@@ -292,9 +367,25 @@ class Catalog:
             self.lake is not None and any(_has_files(self.lake, t) for t in RUN_TABLES)
         )
 
+    def _lock(self) -> None:
+        """Read-only from here on: DuckDB may read only the sources' directories, may not
+        load extensions, and no setting can be changed back (``query`` refuses writes)."""
+        dirs = ", ".join(_lit(f"{root.resolve()}/") for _, root in self._sources())
+        for stmt in (
+            f"SET allowed_directories = [{dirs}]",
+            "SET enable_external_access = false",
+            "SET autoinstall_known_extensions = false",
+            "SET autoload_known_extensions = false",
+            "SET lock_configuration = true",
+        ):
+            self.con.execute(stmt)
+        self.read_only = True
+
     # -- querying -------------------------------------------------------------------------
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         """Run SQL; errors become one-line QueryErrors that name missing views."""
+        if self.read_only:
+            check_read_only(sql)
         try:
             rel = self.con.sql(sql, params=params)
             if rel is None:  # a statement without a result (SET, CREATE ...)
@@ -319,6 +410,8 @@ class Catalog:
         hint = next((ln for ln in lines[1:] if ln.startswith("Did you mean")), None)
         if isinstance(exc, duckdb.CatalogException):
             hint = f"{hint + '; ' if hint else ''}`mm sql` with no query lists the views"
+        if isinstance(exc, duckdb.PermissionException) and self.read_only:
+            hint = f"the session reads only {self._where()}; {UNSAFE_HINT}"
         return QueryError(msg, hint)
 
     def columns(self, view: str) -> list[tuple[str, str]]:
@@ -360,6 +453,47 @@ def _empty_scan(table: str) -> str:
     cols.append("NULL::DATE AS date")
     cols += [f"NULL::{_SQL_TYPES[f.type]} AS {f.name}" for f in table_def(table).schema]
     return f"SELECT {', '.join(cols)} WHERE false"
+
+
+UNSAFE_HINT = "pass --unsafe for a full DuckDB session"
+# what a read-only session may run (EXPLAIN only of such a statement: ANALYZE runs it)
+_READ_ONLY = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+_EXPLAIN = re.compile(r"^\s*explain\s+(?:\([^)]*\)\s*)?(?:analy[sz]e\s+)?", re.IGNORECASE)
+
+
+def check_read_only(sql: str, _inner: bool = False) -> None:
+    """Refuse, before DuckDB runs anything, a statement that is not a pure read."""
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error:
+        if _inner:
+            raise QueryError("cannot tell what this EXPLAIN runs", UNSAFE_HINT) from None
+        return  # DuckDB reports the syntax error itself, and runs nothing
+    for st in statements:
+        kind = st.type
+        if kind not in _READ_ONLY:
+            name = kind.name.replace("_", " ")
+            raise QueryError(
+                f"{name} statements are refused: `mm sql` is read-only over the lake", UNSAFE_HINT
+            )
+        if kind == duckdb.StatementType.EXPLAIN:
+            m = _EXPLAIN.match(st.query)
+            if m is None:
+                raise QueryError("cannot tell what this EXPLAIN runs", UNSAFE_HINT)
+            check_read_only(st.query[m.end() :], _inner=True)
+
+
+def _summary_scan(source: str, glob: Path, run_id: str | None) -> str:
+    """Summary files -> (run, run_id, venue, symbol, summary JSON); ``run_id`` None: the
+    run id is the directory name (``runs/<run_id>/summaries/<venue>__<symbol>.json``)."""
+    parts = r"([^/]+)/summaries/(.+)__(.+)\.json$"
+    rid = _lit(run_id) if run_id is not None else f"regexp_extract(filename, {_lit(parts)}, 1)"
+    return (
+        f"SELECT {_lit(source)} AS run, {rid} AS run_id, "
+        f"regexp_extract(filename, {_lit(parts)}, 2) AS venue, "
+        f"regexp_extract(filename, {_lit(parts)}, 3) AS symbol, "
+        f"CAST(content AS JSON) AS summary FROM read_text({_lit(glob)})"
+    )
 
 
 def _check_runs(runs: list[RunDir]) -> list[RunDir]:

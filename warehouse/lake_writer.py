@@ -61,11 +61,17 @@ def atomic_write_parquet(table: pa.Table, path: Path) -> None:
             tmp.unlink()
 
 
-def _existing_keys(directory: Path, key: tuple[str, ...]) -> pl.DataFrame | None:
+def _existing_keys(directory: Path, table: str) -> pl.DataFrame | None:
+    """The natural keys already in a partition (a key column a file predates is NULL:
+    run tables written before ``run_id`` existed)."""
     files = data_files(directory)
     if not files:
         return None
-    return pl.concat([pl.from_arrow(pq.read_table(f, columns=list(key))) for f in files])
+    tdef = table_def(table)
+    key = list(tdef.key)
+    return pl.concat(
+        [pl.from_arrow(pq.read_table(f, columns=key, schema=tdef.schema)) for f in files]
+    )
 
 
 def write_partition(
@@ -79,7 +85,7 @@ def write_partition(
     key = list(tdef.key)
     rows = rows.unique(subset=key, keep="first", maintain_order=True)
     directory = partition_dir(lake, table, venue, symbol, day)
-    existing = _existing_keys(directory, tdef.key)
+    existing = _existing_keys(directory, table)
     if existing is not None and existing.height:
         rows = rows.join(existing.unique(), on=key, how="anti", nulls_equal=True)
     rows = rows.sort(list(tdef.order), maintain_order=True)

@@ -20,6 +20,7 @@ from core.errors import MMError
 from warehouse import plots
 from warehouse.attribution import attribute
 from warehouse.duck import Catalog, RunDir, parse_run
+from warehouse.runs import read_run_summary
 
 MAX_POINTS = 4000  # per plotted series; more points only make the SVG heavier
 
@@ -143,12 +144,12 @@ def _has(cat: Catalog, *views: str) -> bool:
     return all(v in cat.views for v in views)
 
 
-_WHERE = "run = $1 AND venue = $2 AND symbol = $3"
+_WHERE = "run = $1 AND run_id = $2 AND venue = $3 AND symbol = $4"
 
 
-def _run_plots(cat: Catalog, run: str, venue: str, symbol: str) -> dict[str, str]:
+def _run_plots(cat: Catalog, run: str, run_id: str, venue: str, symbol: str) -> dict[str, str]:
     """The report's plots for one run and instrument."""
-    p = [run, venue, symbol]
+    p = [run, run_id, venue, symbol]
     out: dict[str, str] = {}
     end_ts = None
     if _has(cat, "attribution_intervals"):
@@ -206,7 +207,7 @@ def _run_plots(cat: Catalog, run: str, venue: str, symbol: str) -> dict[str, str
     if _has(cat, "markout_curve"):
         for side, label in ((1, "buys"), (-1, "sells"), (0, "all fills")):
             rows = cat.rows(
-                f"SELECT horizon_s, avg_bps FROM markout_curve WHERE {_WHERE} AND side = $4 "
+                f"SELECT horizon_s, avg_bps FROM markout_curve WHERE {_WHERE} AND side = $5 "
                 "ORDER BY horizon_s",
                 [*p, side],
             )
@@ -241,12 +242,12 @@ def _one(cat: Catalog, sql: str, p: list[Any]) -> dict[str, Any]:
     return rows[0] if rows else {}
 
 
-def _metrics(cat: Catalog, run: str, venue: str, symbol: str) -> dict[str, Any]:
+def _metrics(cat: Catalog, run: str, run_id: str, venue: str, symbol: str) -> dict[str, Any]:
     """Key numbers from the views (what `mm sql` would show) for one run and instrument."""
-    p = [run, venue, symbol]
+    p = [run, run_id, venue, symbol]
     m: dict[str, Any] = {}
     if _has(cat, "attribution"):
-        for a in attribute(cat, run):
+        for a in attribute(cat, run, run_id=run_id):
             if (a.venue, a.symbol) == (venue, symbol):
                 m.update({
                     "total PnL": a.total_pnl, "  spread capture": a.spread_capture,
@@ -280,22 +281,37 @@ def _metrics(cat: Catalog, run: str, venue: str, symbol: str) -> dict[str, Any]:
     return m
 
 
-def _instruments(cat: Catalog) -> list[tuple[str, str, str]]:
-    parts = [f"SELECT DISTINCT run, venue, symbol FROM {v}" for v in ("pnl", "quotes", "fills")
-             if v in cat.views]  # fmt: skip
+def _instruments(cat: Catalog) -> list[tuple[str, str, str, str]]:
+    """(run, run_id, venue, symbol) of every run and instrument with rows."""
+    parts = [f"SELECT DISTINCT run, run_id, venue, symbol FROM {v}"
+             for v in ("pnl", "quotes", "fills") if v in cat.views]  # fmt: skip
     if not parts:
         return []
     return [
-        (r["run"], r["venue"], r["symbol"])
-        for r in cat.rows(" UNION ".join(parts) + " ORDER BY venue, symbol, run")
+        (r["run"], r["run_id"], r["venue"], r["symbol"])
+        for r in cat.rows(" UNION ".join(parts) + " ORDER BY venue, symbol, run, run_id")
     ]
 
 
-def _summary(run: RunDir) -> dict[str, Any]:
-    path = run.path / "summary.json"
-    if not path.is_file():
-        return {}
-    return flatten(json.loads(path.read_text()))
+def _one_run_each(runs: list[RunDir], insts: list[tuple[str, str, str, str]]) -> dict[str, str]:
+    """The run id of each run directory: a report shows one trading run per directory."""
+    ids: dict[str, set[str]] = {}
+    for run, run_id, _, _ in insts:
+        ids.setdefault(run, set()).add(run_id)
+    for r in runs:
+        have = sorted(ids.get(r.name, ()))
+        if len(have) > 1:
+            raise MMError(
+                f"{r.path} holds {len(have)} trading runs ({', '.join(have)})",
+                "a report shows one run per directory (`mm backtest --out` writes one); "
+                f'list them with `mm sql --run {r.path} "SELECT * FROM runs"`',
+            )
+    return {run: next(iter(v)) for run, v in ids.items()}
+
+
+def _summary(run: RunDir, run_id: str | None) -> dict[str, Any]:
+    summary = read_run_summary(run.path, run_id) if run_id is not None else None
+    return flatten(summary) if summary else {}
 
 
 @dataclass
@@ -346,7 +362,8 @@ def run_report(run_dir: Path, out: Path | None = None, compare: Path | None = No
         page.add(f"<h1>Run report: {html.escape(' vs '.join(names))}</h1>")
         page.add('<p class="meta">' + "<br>".join(
             f"{html.escape(r.name)}: {html.escape(str(r.path.resolve()))}" for r in runs) + "</p>")  # fmt: skip
-        summaries = [_summary(r) for r in runs]
+        run_ids = _one_run_each(runs, insts)
+        summaries = [_summary(r, run_ids.get(r.name)) for r in runs]
         keys = list(dict.fromkeys(k for s in summaries for k in s))
         header = ["summary.json", *names] + (["B - A"] if len(runs) == 2 else [])
         rows = []
@@ -366,17 +383,19 @@ def run_report(run_dir: Path, out: Path | None = None, compare: Path | None = No
         else:
             page.add('<p class="note">no summary.json in the run</p>')
         by_inst: dict[tuple[str, str], list[str]] = {}
-        for run, venue, symbol in insts:
+        for run, _, venue, symbol in insts:
             by_inst.setdefault((venue, symbol), []).append(run)
         for (venue, symbol), have in by_inst.items():
             page.add(f"<h2>{html.escape(venue)}:{html.escape(symbol)}</h2>")
-            metrics = {n: _metrics(cat, n, venue, symbol) if n in have else {} for n in names}
+            metrics = {
+                n: _metrics(cat, n, run_ids[n], venue, symbol) if n in have else {} for n in names
+            }
             mkeys = list(dict.fromkeys(k for m in metrics.values() for k in m))
             page.add("<h3>Attribution and key metrics (from the DuckDB views)</h3>")
             page.add(
                 table(["metric", *names], [[k, *(metrics[n].get(k) for n in names)] for k in mkeys])
             )
-            figs = {n: _run_plots(cat, n, venue, symbol) for n in names if n in have}
+            figs = {n: _run_plots(cat, n, run_ids[n], venue, symbol) for n in names if n in have}
             if len(figs) == 1:  # one run: two plots per row
                 page.plots([next(iter(figs.values()))[k] for k in PLOT_ORDER], cols=2)
             else:  # two runs: each row is one plot kind, run A | run B
@@ -425,10 +444,11 @@ def daily_report(
         )
         page.add("<h2>Trading (daily_summary)</h2>")
         if trading:
-            cols = ["run", "venue", "symbol", "date", "pnl", "fees", "gross_pnl", "sharpe",
+            cols = ["run", "run_id", "venue", "symbol", "date", "pnl", "fees", "gross_pnl", "sharpe",
                     "max_drawdown", "volume", "fills", "maker_share", "end_position"]  # fmt: skip
             page.add(table(cols, [[r.get(c) for c in cols] for r in trading]))
-            labels = [f"{r['symbol']} {r['date']}" + (f" ({r['run']})" if r["run"] != "lake" else "")
+            labels = [f"{r['symbol']} {r['date']} ("
+                      + (f"{r['run']}:" if r["run"] != "lake" else "") + f"{r['run_id']})"
                       for r in trading]  # fmt: skip
             page.plots([plots.daily_bars(labels, {"net PnL": [r["pnl"] for r in trading]},
                                          "Net PnL per symbol and day", "quote currency")], cols=2)  # fmt: skip

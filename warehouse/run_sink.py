@@ -1,15 +1,16 @@
-"""Bytewax sink for a trading run: quotes, orders, fills and PnL tables plus summary.json.
+"""Bytewax sink for a trading run: quotes, orders, fills and PnL tables plus its summary.
 
 The same sink serves backtests (a run directory) and paper/live trading (the lake):
-both get identical tables in the hive layout, so DuckDB views read either.
+both get identical tables in the hive layout, so DuckDB views read either. The sink,
+not the trader, stamps every row with the run's id (``run_id``, the first column and
+the start of each run table's natural key), records the run when it starts and keeps
+its summary apart from other runs' (``warehouse.runs``): a restart into the same lake
+adds a run instead of colliding with the previous one.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
 import logging
-import math
 import queue
 import threading
 import time
@@ -20,21 +21,31 @@ import pyarrow as pa
 from bytewax.outputs import StatefulSinkPartition
 
 from core.instruments import split_instrument_id
-from core.lake import RUN_TABLES, table_def
+from core.lake import RUN_ID, RUN_TABLES, table_def
 from operators.trader import TraderOutput
 from warehouse.lake_writer import write_rows
+from warehouse.runs import MODES, check_run_id, new_run_id, write_manifest, write_summary
 from warehouse.sinks import InstrumentSink
 
-SUMMARY_DIR = "summaries"
+__all__ = ["RunSink", "flush_all_run_sinks", "rows_to_frame", "write_summary"]
 
 
-def rows_to_frame(table: str, rows: list[tuple]) -> Any:
+def rows_to_frame(table: str, rows: list[tuple], run_id: str | None = None) -> Any:
+    """Row tuples (the trader's, or a loader's) -> a frame with the table's exact schema.
+
+    Run tables need ``run_id``: their tuples hold every column but it.
+    """
     import polars as pl
 
     schema = table_def(table).schema
+    fields = [f for f in schema if f.name != RUN_ID]
     cols = list(zip(*rows, strict=True))
-    arrays = [pa.array(c, type=f.type) for c, f in zip(cols, schema, strict=True)]
-    return pl.from_arrow(pa.Table.from_arrays(arrays, schema=schema))
+    arrays = {f.name: pa.array(c, type=f.type) for c, f in zip(cols, fields, strict=True)}
+    if len(fields) < len(schema):
+        if run_id is None:
+            raise ValueError(f"rows of run table {table} need a run id")
+        arrays[RUN_ID] = pa.array([check_run_id(run_id)] * len(rows), type=pa.string())
+    return pl.from_arrow(pa.Table.from_arrays([arrays[f.name] for f in schema], schema=schema))
 
 
 _OPEN: list[_RunPartition] = []  # live partitions of this process, for a flush at shutdown
@@ -51,9 +62,11 @@ def flush_all_run_sinks() -> None:
 
 class _RunPartition(StatefulSinkPartition[TraderOutput, None]):
     def __init__(
-        self, out_dir: Path, inst: str, flush_rows: int, flush_interval_s: float | None
+        self, sink: RunSink, inst: str, flush_rows: int, flush_interval_s: float | None
     ) -> None:
-        self.out_dir = out_dir
+        self.out_dir = sink.out_dir
+        self.run_id = sink.run_id
+        self.run_directory = sink.mode == "backtest"  # a backtest's out_dir holds one run
         self.inst = inst
         self.venue, self.symbol = split_instrument_id(inst)
         self.flush_rows = flush_rows
@@ -76,7 +89,7 @@ class _RunPartition(StatefulSinkPartition[TraderOutput, None]):
                     self.buffers[table].extend(rows)
                     self.pending += len(rows)
             if out.summary is not None:
-                write_summary(self.out_dir, self.inst, out.summary)
+                write_summary(self.out_dir, self.run_id, self.inst, out.summary, self.run_directory)
         due = (
             self.flush_interval is not None
             and time.monotonic() - self._last_flush >= self.flush_interval
@@ -102,7 +115,8 @@ class _RunPartition(StatefulSinkPartition[TraderOutput, None]):
 
     def _write(self, batch: dict[str, list[tuple]]) -> None:
         for table, rows in batch.items():
-            write_rows(self.out_dir, table, self.venue, self.symbol, rows_to_frame(table, rows))
+            frame = rows_to_frame(table, rows, self.run_id)
+            write_rows(self.out_dir, table, self.venue, self.symbol, frame)
 
     def snapshot(self) -> None:
         self.flush(wait=True)  # everything before a recovery snapshot is durable
@@ -160,48 +174,21 @@ class RunSink(InstrumentSink):
         instruments: list[str],
         flush_rows: int = 200_000,
         flush_interval_s: float | None = None,
+        run_id: str | None = None,
+        mode: str = "backtest",
     ) -> None:
-        """``flush_interval_s``: live runs never end, so write at least this often."""
+        """``flush_interval_s``: live runs never end, so write at least this often.
+        ``run_id``: stamped on every row (paper/live pass their run tag; default: new)."""
+        if mode not in MODES:
+            raise ValueError(f"unknown run mode {mode!r} (use one of {', '.join(MODES)})")
         super().__init__(instruments)
         self.out_dir = Path(out_dir)
         self.flush_interval_s = flush_interval_s
         self.flush_rows = flush_rows
+        self.run_id = check_run_id(run_id) if run_id is not None else new_run_id()
+        self.mode = mode
+        self.started_ns = time.time_ns()
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _RunPartition:
-        return _RunPartition(self.out_dir, for_part, self.flush_rows, self.flush_interval_s)
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value
-
-
-def write_summary(out_dir: Path, inst: str, summary: dict[str, Any]) -> None:
-    """Store one instrument's summary and rebuild summary.json (safe with many workers)."""
-    sdir = out_dir / SUMMARY_DIR
-    sdir.mkdir(parents=True, exist_ok=True)
-    (sdir / f"{inst.replace(':', '__')}.json").write_text(
-        json.dumps(_clean(summary), indent=2, sort_keys=True)
-    )
-    with open(out_dir / ".summary.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        parts = [json.loads(p.read_text()) for p in sorted(sdir.glob("*.json"))]
-        merged = merge_summaries(parts)
-        tmp = out_dir / ".summary.json.tmp"
-        tmp.write_text(json.dumps(merged, indent=2, sort_keys=True))
-        tmp.replace(out_dir / "summary.json")
-
-
-def merge_summaries(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    if len(parts) == 1:
-        return parts[0]
-    total = {
-        k: sum(p.get(k) or 0 for p in parts)
-        for k in ("net_pnl", "fees", "fills", "volume", "events")
-    }
-    return {**total, "instruments": parts}
+        write_manifest(self.out_dir, self.run_id, self.mode, self.instruments, self.started_ns)
+        return _RunPartition(self, for_part, self.flush_rows, self.flush_interval_s)

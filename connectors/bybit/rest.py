@@ -40,6 +40,7 @@ ENDPOINTS: dict[str, tuple[str, str]] = {
     "/v5/order/disconnected-cancel-all": ("set_dcp", "dcp"),
     "/v5/market/instruments-info": ("get_instruments_info", "public"),
     "/v5/market/time": ("get_server_time", "public"),
+    "/v5/market/tickers": ("get_tickers", "public"),
 }
 
 

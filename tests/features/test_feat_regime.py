@@ -11,13 +11,12 @@ import pytest
 from operators.features.regime import (
     DEFAULT_REGIME_PARAMS,
     Regime,
-    RegimeDetector,
     RegimeParams,
 )
 
 
-def test_normal_until_min_samples_then_tertiles() -> None:
-    d = RegimeDetector(window=6, min_samples=3)
+def test_normal_until_min_samples_then_tertiles(impl) -> None:
+    d = impl.RegimeDetector(window=6, min_samples=3)
     assert d.regime is Regime.NORMAL
     assert d.update(1.0) is Regime.NORMAL  # 1 value < min_samples
     assert d.update(2.0) is Regime.NORMAL
@@ -32,8 +31,8 @@ def test_normal_until_min_samples_then_tertiles() -> None:
     assert d.high_cut == 2.0
 
 
-def test_window_drops_the_oldest_value() -> None:
-    d = RegimeDetector(window=3, min_samples=3)
+def test_window_drops_the_oldest_value(impl) -> None:
+    d = impl.RegimeDetector(window=3, min_samples=3)
     for v in (10.0, 1.0, 2.0):
         d.update(v)
     # window [1, 2, 3] (10 dropped): p67 = 2.333 -> 3 is HIGH; with 10 kept it would not be
@@ -43,10 +42,10 @@ def test_window_drops_the_oldest_value() -> None:
     assert d.update(1.0) is Regime.LOW
 
 
-def test_matches_numpy_percentiles_on_a_random_walk() -> None:
+def test_matches_numpy_percentiles_on_a_random_walk(impl) -> None:
     rng = random.Random(7)
     window, min_samples = 50, 10
-    d = RegimeDetector(window=window, min_samples=min_samples)
+    d = impl.RegimeDetector(window=window, min_samples=min_samples)
     values: list[float] = []
     seen = set()
     vol = 5.0
@@ -65,11 +64,11 @@ def test_matches_numpy_percentiles_on_a_random_walk() -> None:
     assert seen == {Regime.LOW, Regime.NORMAL, Regime.HIGH}
 
 
-def test_params_from_the_plan_table() -> None:
+def test_params_from_the_plan_table(impl) -> None:
     assert DEFAULT_REGIME_PARAMS[Regime.LOW] == RegimeParams(0.5, 5, 1.2)
     assert DEFAULT_REGIME_PARAMS[Regime.NORMAL] == RegimeParams(1.0, 3, 1.0)
     assert DEFAULT_REGIME_PARAMS[Regime.HIGH] == RegimeParams(2.0, 2, 0.7)
-    d = RegimeDetector(window=3, min_samples=3)
+    d = impl.RegimeDetector(window=3, min_samples=3)
     for v in (1.0, 2.0, 3.0):
         d.update(v)
     assert d.params() == RegimeParams(2.0, 2, 0.7)
@@ -77,11 +76,11 @@ def test_params_from_the_plan_table() -> None:
     assert d.params(custom) == RegimeParams(2.0, 1, 1.0)
 
 
-def test_bad_input_is_rejected() -> None:
-    d = RegimeDetector()
+def test_bad_input_is_rejected(impl) -> None:
+    d = impl.RegimeDetector()
     with pytest.raises(ValueError, match="finite"):
         d.update(math.nan)
     with pytest.raises(ValueError):
-        RegimeDetector(window=2)
+        impl.RegimeDetector(window=2)
     with pytest.raises(ValueError):
-        RegimeDetector(window=10, min_samples=11)
+        impl.RegimeDetector(window=10, min_samples=11)

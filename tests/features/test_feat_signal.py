@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from operators.features.signal import QQE, DirectionalSignal, KalmanTrend
+from operators.features.signal import DirectionalSignal
 
 SEC = 1_000_000_000
 MS = 1_000_000
@@ -15,8 +15,8 @@ MS = 1_000_000
 # ---- Kalman ------------------------------------------------------------------------
 
 
-def test_kalman_first_steps_by_hand() -> None:
-    k = KalmanTrend(process_var=1.0, measurement_var=1.0)
+def test_kalman_first_steps_by_hand(impl) -> None:
+    k = impl.KalmanTrend(process_var=1.0, measurement_var=1.0)
     assert k.update(10.0) == (10.0, 0.0)
     # diffuse start: level = 12, slope = 12 - 10, P = [[1, 1], [1, 2]]
     assert k.update(12.0) == (12.0, 2.0)
@@ -29,16 +29,16 @@ def test_kalman_first_steps_by_hand() -> None:
     assert (k.p00, k.p01, k.p11) == pytest.approx((6 / 7, 3 / 7, 12 / 7))
 
 
-def test_kalman_is_exact_on_a_linear_ramp() -> None:
-    k = KalmanTrend()
+def test_kalman_is_exact_on_a_linear_ramp(impl) -> None:
+    k = impl.KalmanTrend()
     for i in range(50):
         level, slope = k.update(100.0 + 0.25 * i)
     assert level == pytest.approx(100.0 + 0.25 * 49, abs=1e-9)
     assert slope == pytest.approx(0.25, abs=1e-9)
 
 
-def test_kalman_slope_converges_after_a_trend_starts() -> None:
-    k = KalmanTrend()  # q/r = 0.01
+def test_kalman_slope_converges_after_a_trend_starts(impl) -> None:
+    k = impl.KalmanTrend()  # q/r = 0.01
     for _ in range(100):
         k.update(1000.0)
     assert k.slope == pytest.approx(0.0, abs=1e-12)
@@ -50,9 +50,9 @@ def test_kalman_slope_converges_after_a_trend_starts() -> None:
     assert k.level == pytest.approx(1150.0, rel=1e-6)
 
 
-def test_kalman_slope_on_a_noisy_ramp() -> None:
+def test_kalman_slope_on_a_noisy_ramp(impl) -> None:
     rng = random.Random(3)
-    k = KalmanTrend(process_var=1e-4, measurement_var=1e-2)
+    k = impl.KalmanTrend(process_var=1e-4, measurement_var=1e-2)
     for i in range(2000):
         k.update(500.0 + 0.2 * i + rng.gauss(0.0, 0.1))  # noise std = sqrt(1e-2)
     assert k.slope == pytest.approx(0.2, abs=0.02)
@@ -70,8 +70,8 @@ def zigzag(n: int, start: float, up: float, down: float) -> list[float]:
     return out
 
 
-def test_qqe_rsi_is_wilders() -> None:
-    q = QQE(rsi_period=2, smoothing=1)
+def test_qqe_rsi_is_wilders(impl) -> None:
+    q = impl.QQE(rsi_period=2, smoothing=1)
     q.update(10.0)
     q.update(11.0)  # change +1
     q.update(10.5)  # change -0.5: seeds up = (1 + 0)/2 = 0.5, down = (0 + 0.5)/2 = 0.25
@@ -81,8 +81,8 @@ def test_qqe_rsi_is_wilders() -> None:
     assert q.rsi_ma == q.rsi  # smoothing 1: the EMA is the value itself
 
 
-def test_qqe_bullish_on_a_rising_series_and_bearish_on_a_falling_one() -> None:
-    rising, falling = QQE(), QQE()
+def test_qqe_bullish_on_a_rising_series_and_bearish_on_a_falling_one(impl) -> None:
+    rising, falling = impl.QQE(), impl.QQE()
     up = [rising.update(p) for p in zigzag(150, 100.0, 2.0, -1.0)]
     down = [falling.update(p) for p in zigzag(150, 400.0, -2.0, 1.0)]
     # the trailing line exists from price 5*14 + 5 - 3 = 72 on: zero before
@@ -93,14 +93,14 @@ def test_qqe_bullish_on_a_rising_series_and_bearish_on_a_falling_one() -> None:
     assert falling.rsi_ma < 50 and falling.rsi_ma < falling.trailing
 
 
-def test_qqe_flat_series_is_neutral() -> None:
-    q = QQE()
+def test_qqe_flat_series_is_neutral(impl) -> None:
+    q = impl.QQE()
     assert {q.update(100.0) for _ in range(200)} == {0}
     assert q.rsi == 50.0
 
 
-def test_qqe_turns_when_the_trend_reverses() -> None:
-    q = QQE()
+def test_qqe_turns_when_the_trend_reverses(impl) -> None:
+    q = impl.QQE()
     path = zigzag(120, 100.0, 2.0, -1.0)
     path += zigzag(120, path[-1], -2.0, 1.0)
     out = [q.update(p) for p in path]
@@ -179,13 +179,15 @@ def pine_qqe(prices: list[float], n: int, sf: int, factor: float) -> list[int]:
 
 
 @pytest.mark.parametrize(("n", "sf", "factor"), [(14, 5, 4.236), (4, 2, 1.5)])
-def test_qqe_streaming_matches_the_batch_pine_transcription(n: int, sf: int, factor: float) -> None:
+def test_qqe_streaming_matches_the_batch_pine_transcription(
+    impl, n: int, sf: int, factor: float
+) -> None:
     rng = random.Random(11)
     prices, p = [], 1000.0
     for _ in range(1500):
         p += rng.gauss(0.0, 1.0) + 0.05 * math.sin(len(prices) / 40)
         prices.append(p)
-    q = QQE(rsi_period=n, smoothing=sf, factor=factor)
+    q = impl.QQE(rsi_period=n, smoothing=sf, factor=factor)
     got = [q.update(x) for x in prices]
     want = pine_qqe(prices, n, sf, factor)
     assert got == want
@@ -200,16 +202,16 @@ def feed(sig: DirectionalSignal, mids: list[float], step_ns: int = SEC) -> list[
     return [sig.update(m, i * step_ns + MS) for i, m in enumerate(mids)]
 
 
-def test_signal_up_on_a_rising_market_down_on_a_falling_one() -> None:
-    up = feed(DirectionalSignal(), zigzag(150, 10_000.0, 2.0, -1.0))
-    down = feed(DirectionalSignal(), zigzag(150, 10_000.0, -2.0, 1.0))
+def test_signal_up_on_a_rising_market_down_on_a_falling_one(impl) -> None:
+    up = feed(impl.DirectionalSignal(), zigzag(150, 10_000.0, 2.0, -1.0))
+    down = feed(impl.DirectionalSignal(), zigzag(150, 10_000.0, -2.0, 1.0))
     # a sample closes one update late, so QQE's 72nd price is seen at update 73
     assert up[:72] == [0] * 72 and up[72:] == [1] * (150 - 72)
     assert down[:72] == [0] * 72 and down[72:] == [-1] * (150 - 72)
 
 
-def test_signal_needs_the_slope_above_the_threshold() -> None:
-    s = DirectionalSignal(slope_threshold_bps=2.0)
+def test_signal_needs_the_slope_above_the_threshold(impl) -> None:
+    s = impl.DirectionalSignal(slope_threshold_bps=2.0)
     # trend (2 + 2 - 1) / 3 = 1 tick per sample at 10000 ticks = 1 bps per sample < 2 bps
     out = feed(s, zigzag(150, 10_000.0, 2.0, -1.0))
     assert s.qqe.value == 1
@@ -217,13 +219,13 @@ def test_signal_needs_the_slope_above_the_threshold() -> None:
     assert set(out) == {0}
 
 
-def test_signal_flat_market_is_neutral() -> None:
-    s = DirectionalSignal()
+def test_signal_flat_market_is_neutral(impl) -> None:
+    s = impl.DirectionalSignal()
     assert set(feed(s, [10_000.0] * 200)) == {0}
 
 
-def test_signal_samples_the_last_mid_of_each_interval() -> None:
-    a, b = DirectionalSignal(), DirectionalSignal()
+def test_signal_samples_the_last_mid_of_each_interval(impl) -> None:
+    a, b = impl.DirectionalSignal(), impl.DirectionalSignal()
     closes = zigzag(120, 10_000.0, 2.0, -1.0)
     for i, c in enumerate(closes):
         # noise inside the interval, then the close: only the close may count
@@ -235,23 +237,23 @@ def test_signal_samples_the_last_mid_of_each_interval() -> None:
     assert a.kalman.level == b.kalman.level and a.qqe.rsi_ma == b.qqe.rsi_ma
 
 
-def test_signal_gap_carries_a_bounded_number_of_flat_samples() -> None:
-    s = DirectionalSignal(sample_ms=1000)
+def test_signal_gap_carries_a_bounded_number_of_flat_samples(impl) -> None:
+    s = impl.DirectionalSignal(sample_ms=1000)
     s.update(10_000.0, 0)
     s.update(10_000.0, 5 * SEC)  # interval 0 closes, 4 empty ones carried
     assert s.samples == 5
     s.update(10_000.0, 200 * SEC)  # interval 5 closes, 194 empty: capped at 30
-    assert s.samples == 5 + 1 + DirectionalSignal.MAX_CARRY_SAMPLES
+    assert s.samples == 5 + 1 + impl.DirectionalSignal.MAX_CARRY_SAMPLES
 
 
-def test_signal_routes_keyword_parameters() -> None:
-    s = DirectionalSignal(rsi_period=3, smoothing=2, factor=2.0, process_var=0.5)
+def test_signal_routes_keyword_parameters(impl) -> None:
+    s = impl.DirectionalSignal(rsi_period=3, smoothing=2, factor=2.0, process_var=0.5)
     assert (s.qqe.rsi_period, s.qqe.smoothing, s.qqe.factor) == (3, 2, 2.0)
     assert (s.kalman.process_var, s.kalman.measurement_var) == (0.5, 1e-2)
     with pytest.raises(TypeError, match="rsi_len"):
-        DirectionalSignal(rsi_len=3)
+        impl.DirectionalSignal(rsi_len=3)
 
 
-def test_signal_rejects_bad_mid() -> None:
+def test_signal_rejects_bad_mid(impl) -> None:
     with pytest.raises(ValueError, match="positive"):
-        DirectionalSignal().update(0.0, 0)
+        impl.DirectionalSignal().update(0.0, 0)

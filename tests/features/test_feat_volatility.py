@@ -6,15 +6,13 @@ import math
 
 import pytest
 
-from operators.features.volatility import Volatility
-
 MS = 1_000_000
 SEC = 1_000_000_000
 
 
-def test_exact_ewma_on_a_constructed_path() -> None:
+def test_exact_ewma_on_a_constructed_path(impl) -> None:
     # half-life 1 sample -> lambda = 0.5; warm after 2 samples
-    v = Volatility(sample_ms=1000, half_life_samples=1.0, warmup_samples=2)
+    v = impl.Volatility(sample_ms=1000, half_life_samples=1.0, warmup_samples=2)
     assert v.update(100.0, 200 * MS) is False  # interval 0 opens at 100
     assert v.update(101.0, 700 * MS) is False
     assert v.update(99.0, 900 * MS) is False  # interval 0: high 101, low 99, close 99
@@ -39,8 +37,8 @@ def test_exact_ewma_on_a_constructed_path() -> None:
     assert v.atr_bps == pytest.approx((0.0625 * g1 + 0.125 * g2) / 0.9375 * 1e4)
 
 
-def test_intervals_close_exactly_on_boundaries() -> None:
-    v = Volatility(sample_ms=1000, half_life_samples=10.0, warmup_samples=1)
+def test_intervals_close_exactly_on_boundaries(impl) -> None:
+    v = impl.Volatility(sample_ms=1000, half_life_samples=10.0, warmup_samples=1)
     v.update(100.0, 0)
     assert v.update(100.0, SEC - 1) is False  # still interval 0
     assert v.update(100.0, SEC) is True  # floor(ts / 1 s) changed
@@ -48,8 +46,8 @@ def test_intervals_close_exactly_on_boundaries() -> None:
     assert v.vol_bps == 0.0 and v.atr_bps == 0.0
 
 
-def test_gap_within_the_cap_carries_every_empty_interval() -> None:
-    v = Volatility(sample_ms=100, half_life_samples=5.0, warmup_samples=1)  # cap = 5
+def test_gap_within_the_cap_carries_every_empty_interval(impl) -> None:
+    v = impl.Volatility(sample_ms=100, half_life_samples=5.0, warmup_samples=1)  # cap = 5
     v.update(100.0, 0)
     v.update(101.0, 100 * MS)  # interval 0 (only 100) closes: r = 0
     assert v.samples == 1 and v.vol_bps == 0.0
@@ -66,8 +64,8 @@ def test_gap_within_the_cap_carries_every_empty_interval() -> None:
     assert v.samples == 11
 
 
-def test_quiet_market_decays_volatility() -> None:
-    v = Volatility(sample_ms=1000, half_life_samples=3.0, warmup_samples=1)
+def test_quiet_market_decays_volatility(impl) -> None:
+    v = impl.Volatility(sample_ms=1000, half_life_samples=3.0, warmup_samples=1)
     v.update(100.0, 0)
     v.update(110.0, 500 * MS)
     v.update(110.0, SEC)  # sample 1: r = ln(1.1)
@@ -80,8 +78,8 @@ def test_quiet_market_decays_volatility() -> None:
         first = v.vol_bps
 
 
-def test_out_of_order_update_stays_in_the_current_interval() -> None:
-    v = Volatility(sample_ms=1000, half_life_samples=10.0, warmup_samples=1)
+def test_out_of_order_update_stays_in_the_current_interval(impl) -> None:
+    v = impl.Volatility(sample_ms=1000, half_life_samples=10.0, warmup_samples=1)
     v.update(100.0, 5 * SEC)
     assert v.update(100.5, 4 * SEC) is False  # older: part of interval 5
     assert v.update(100.5, 6 * SEC) is True
@@ -89,8 +87,8 @@ def test_out_of_order_update_stays_in_the_current_interval() -> None:
 
 
 @pytest.mark.parametrize("bad", [0.0, -1.0, math.nan])
-def test_non_positive_mid_is_rejected(bad: float) -> None:
-    v = Volatility()
+def test_non_positive_mid_is_rejected(impl, bad: float) -> None:
+    v = impl.Volatility()
     with pytest.raises(ValueError, match="positive"):
         v.update(bad, 0)
 
@@ -98,6 +96,6 @@ def test_non_positive_mid_is_rejected(bad: float) -> None:
 @pytest.mark.parametrize(
     "kwargs", [{"sample_ms": 0}, {"half_life_samples": 0.0}, {"warmup_samples": 0}]
 )
-def test_bad_parameters_are_rejected(kwargs: dict[str, float]) -> None:
+def test_bad_parameters_are_rejected(impl, kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
-        Volatility(**kwargs)  # type: ignore[arg-type]
+        impl.Volatility(**kwargs)  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ the expected books are rebuilt from the raw JSON lines with plain ``Decimal`` di
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -17,17 +18,24 @@ from fnd_helpers import split_line
 from core.events import Kind
 from core.lake import read_events_day
 from core.walk import BOOK_KINDS, Message, messages
+from operators.book.kernel import CompiledBookSync
 from operators.book.sync import (
-    BinanceFuturesSync,
     BookSync,
-    BybitSync,
-    SnapshotOnlySync,
     SyncState,
     book_sync_for,
 )
 
 BID, ASK = 1, -1
 SNAP, DELTA = Kind.BOOK_SNAPSHOT, Kind.BOOK_DELTA
+SyncFactory = Callable[[str], BookSync]
+
+
+@pytest.fixture(params=["reference", "compiled"])
+def Sync(request: pytest.FixtureRequest) -> SyncFactory:
+    """Every test runs against the reference sync rules and the compiled kernel."""
+    if request.param == "reference":
+        return book_sync_for
+    return CompiledBookSync  # type: ignore[return-value]
 
 
 def book_messages(lake: Path, venue: str, symbol: str, day: str) -> list[Message]:
@@ -82,10 +90,9 @@ def bybit_raw(bybit_lines: list[bytes]) -> list[dict]:
 
 
 def test_bybit_sample_book_equals_raw_replay(
-    bybit_msgs: list[Message], bybit_raw: list[dict]
+    Sync: SyncFactory, bybit_msgs: list[Message], bybit_raw: list[dict]
 ) -> None:
-    sync = book_sync_for("bybit")
-    assert isinstance(sync, BybitSync)
+    sync = Sync("bybit")
     feed(sync, bybit_msgs)
     assert sync.state == SyncState.SYNCED and sync.usable and sync.reason == ""
     assert sync.last_seq == 20_254_918
@@ -113,8 +120,10 @@ def test_bybit_sample_book_equals_raw_replay(
     assert book.bids.peekitem(0) == (19_037, 175) and book.asks.peekitem(-1) == (20_037, 71)
 
 
-def test_bybit_gap_then_resync(bybit_msgs: list[Message], bybit_raw: list[dict]) -> None:
-    sync = BybitSync()
+def test_bybit_gap_then_resync(
+    Sync: SyncFactory, bybit_msgs: list[Message], bybit_raw: list[dict]
+) -> None:
+    sync = Sync("bybit")
     feed(sync, bybit_msgs[:10])  # snapshot u=20254869 .. delta u=20254878
     assert sync.usable and sync.last_seq == 20_254_878
     feed(sync, bybit_msgs[11:12])  # u=20254880: u=20254879 was dropped
@@ -132,8 +141,8 @@ def test_bybit_gap_then_resync(bybit_msgs: list[Message], bybit_raw: list[dict])
     assert sync.book.levels() == decimal_book(bybit_raw[:6], "0.0001")
 
 
-def test_bybit_u1_resend_resets_the_book(bybit_msgs: list[Message]) -> None:
-    sync = BybitSync()
+def test_bybit_u1_resend_resets_the_book(Sync: SyncFactory, bybit_msgs: list[Message]) -> None:
+    sync = Sync("bybit")
     feed(sync, bybit_msgs[:5])
     assert len(sync.book) == 1000
     # a service restart re-sends the book as a delta with u == 1
@@ -149,8 +158,10 @@ def test_bybit_u1_resend_resets_the_book(bybit_msgs: list[Message]) -> None:
     assert sync.state == SyncState.SYNCED and sync.book.levels() == ({}, {19_600: 3})
 
 
-def test_bybit_stale_duplicate_is_ignored(bybit_msgs: list[Message], bybit_raw: list[dict]) -> None:
-    sync = BybitSync()
+def test_bybit_stale_duplicate_is_ignored(
+    Sync: SyncFactory, bybit_msgs: list[Message], bybit_raw: list[dict]
+) -> None:
+    sync = Sync("bybit")
     feed(sync, bybit_msgs[:11])
     before = sync.book.levels()
     feed(sync, [bybit_msgs[10], bybit_msgs[5]])  # a duplicate and an older delta
@@ -161,8 +172,10 @@ def test_bybit_stale_duplicate_is_ignored(bybit_msgs: list[Message], bybit_raw: 
     assert sync.book.levels() == decimal_book(bybit_raw, "0.0001")
 
 
-def test_deltas_before_any_snapshot_are_dropped(bybit_msgs: list[Message]) -> None:
-    sync = BybitSync()
+def test_deltas_before_any_snapshot_are_dropped(
+    Sync: SyncFactory, bybit_msgs: list[Message]
+) -> None:
+    sync = Sync("bybit")
     feed(sync, bybit_msgs[1:4])
     assert sync.state == SyncState.WAITING and not sync.usable
     assert sync.reason == "no snapshot yet" and len(sync.book) == 0
@@ -173,8 +186,8 @@ def test_deltas_before_any_snapshot_are_dropped(bybit_msgs: list[Message]) -> No
 
 
 @pytest.mark.parametrize("venue", ["bybit", "binance-usdm", "hyperliquid", "other"])
-def test_crossed_book_is_detected_and_counted(venue: str) -> None:
-    sync = book_sync_for(venue)
+def test_crossed_book_is_detected_and_counted(Sync: SyncFactory, venue: str) -> None:
+    sync = Sync(venue)
     ok = sync.on_message(SNAP, 100, -1, -1, [(BID, 101, 1), (ASK, 100, 2)])
     assert not ok and sync.crossed and not sync.usable
     assert sync.state == SyncState.SYNCED and sync.reason == "crossed book"
@@ -193,8 +206,8 @@ def _diff(sync: BookSync, first: int, last: int, prev: int, levels: list) -> boo
     return sync.on_message(DELTA, last, prev, first, levels)
 
 
-def test_binance_buffers_diffs_until_the_snapshot() -> None:
-    s = BinanceFuturesSync()
+def test_binance_buffers_diffs_until_the_snapshot(Sync: SyncFactory) -> None:
+    s = Sync("binance-usdm")
     _diff(s, 1, 5, 0, [(BID, 100, 1)])  # entirely before the snapshot: stale
     _diff(s, 6, 10, 5, [(BID, 101, 2)])  # straddles lastUpdateId=8: first applied
     _diff(s, 11, 15, 10, [(ASK, 105, 3)])  # chains on pu=10
@@ -212,8 +225,8 @@ def test_binance_buffers_diffs_until_the_snapshot() -> None:
     assert s.book.best_ask_level() == (105, 3) and s.last_seq == 20
 
 
-def test_binance_broken_pu_chain_is_a_gap_then_resync() -> None:
-    s = BinanceFuturesSync()
+def test_binance_broken_pu_chain_is_a_gap_then_resync(Sync: SyncFactory) -> None:
+    s = Sync("binance-usdm")
     s.on_message(SNAP, 8, -1, -1, [(BID, 100, 9), (ASK, 104, 2)])
     assert _diff(s, 6, 10, 5, [(BID, 101, 2)])
     # a duplicate of an applied diff is stale, not a gap
@@ -230,14 +243,14 @@ def test_binance_broken_pu_chain_is_a_gap_then_resync() -> None:
     assert s.book.levels() == ({100: 1, 103: 4}, {110: 1})
 
 
-def test_binance_first_diff_must_cover_the_snapshot() -> None:
-    s = BinanceFuturesSync()
+def test_binance_first_diff_must_cover_the_snapshot(Sync: SyncFactory) -> None:
+    s = Sync("binance-usdm")
     s.on_message(SNAP, 8, -1, -1, [(BID, 100, 9), (ASK, 104, 2)])
     assert not _diff(s, 12, 15, 11, [(BID, 101, 1)])  # U=12 > lastUpdateId=8: 9..11 missing
     assert s.state == SyncState.OUT_OF_SYNC and s.stats.gaps == 1
     assert s.reason == "first diff after snapshot starts at U=12 > lastUpdateId=8"
     # the same from the buffer: diffs after the failing first one are dropped, and counted
-    s = BinanceFuturesSync()
+    s = Sync("binance-usdm")
     _diff(s, 12, 15, 11, [(BID, 101, 1)])
     _diff(s, 16, 18, 15, [(BID, 102, 1)])
     assert s.stats.dropped_unsynced == 2
@@ -246,15 +259,17 @@ def test_binance_first_diff_must_cover_the_snapshot() -> None:
     assert s.stats.dropped_unsynced == 1 and len(s.book) == 0
 
 
-def test_binance_older_snapshot_is_ignored_when_synced() -> None:
-    s = BinanceFuturesSync()
+def test_binance_older_snapshot_is_ignored_when_synced(Sync: SyncFactory) -> None:
+    s = Sync("binance-usdm")
     s.on_message(SNAP, 8, -1, -1, [(BID, 100, 9), (ASK, 104, 2)])
     _diff(s, 6, 10, 5, [(BID, 101, 2)])
     s.on_message(SNAP, 9, -1, -1, [(BID, 50, 1), (ASK, 60, 1)])  # older than u=10
     assert s.book.levels() == ({100: 9, 101: 2}, {104: 2}) and s.last_seq == 10
 
 
-def test_binance_sample_buffered_diffs(sample_lake: Path, binance_lines: list[bytes]) -> None:
+def test_binance_sample_buffered_diffs(
+    Sync: SyncFactory, sample_lake: Path, binance_lines: list[bytes]
+) -> None:
     """The capture starts with diffs before the REST snapshot: the ones ending before
     lastUpdateId are stale, the rest are applied after it, and the chain never breaks."""
     before_snapshot = []
@@ -270,7 +285,7 @@ def test_binance_sample_buffered_diffs(sample_lake: Path, binance_lines: list[by
     stale = sum(u < last_update_id for u in before_snapshot)
     assert stale == 4
 
-    sync = BinanceFuturesSync()
+    sync = Sync("binance-usdm")
     feed(sync, book_messages(sample_lake, "binance-usdm", "BTCUSDT", "2024-08-08"))
     st = sync.stats
     assert (st.messages, st.snapshots, st.gaps, st.resyncs, st.crossed) == (6_552, 1, 0, 0, 0)
@@ -283,11 +298,10 @@ def test_binance_sample_buffered_diffs(sample_lake: Path, binance_lines: list[by
 
 
 def test_hyperliquid_every_message_is_a_full_book(
-    sample_lake: Path, hyperliquid_lines: list[bytes]
+    Sync: SyncFactory, sample_lake: Path, hyperliquid_lines: list[bytes]
 ) -> None:
     msgs = book_messages(sample_lake, "hyperliquid", "BTC", "2025-01-26")
-    sync = book_sync_for("hyperliquid")
-    assert isinstance(sync, SnapshotOnlySync)
+    sync = Sync("hyperliquid")
     feed(sync, msgs)
     assert (sync.stats.messages, sync.stats.snapshots, sync.stats.gaps) == (46, 46, 0)
     last = [split_line(ln)[1] for ln in hyperliquid_lines]
@@ -307,13 +321,13 @@ def test_hyperliquid_every_message_is_a_full_book(
     assert 1_050_550 not in sync.book.bids
 
 
-def test_sync_state_pickles(bybit_msgs: list[Message]) -> None:
+def test_sync_state_pickles(Sync: SyncFactory, bybit_msgs: list[Message]) -> None:
     """Bytewax snapshots operator state: a pickled sync resumes identically."""
-    a = BybitSync()
+    a = Sync("bybit")
     feed(a, bybit_msgs[:25])
     b = pickle.loads(pickle.dumps(a))
     feed(a, bybit_msgs[25:])
     feed(b, bybit_msgs[25:])
     assert a.book.levels() == b.book.levels() and a.stats == b.stats
-    c = pickle.loads(pickle.dumps(BinanceFuturesSync()))
+    c = pickle.loads(pickle.dumps(Sync("binance-usdm")))
     assert c.state == SyncState.WAITING

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from pathlib import Path
+from types import UnionType
+from typing import Union, get_args, get_origin
 
 import pytest
+import yaml
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
-from core.config import load_params_file, load_settings
+from core.config import Settings, load_params_file, load_settings
 from core.errors import ConfigError
 
 YAML = """\
@@ -179,3 +186,95 @@ def test_dotenv_may_hold_other_components_settings(cwd: Path) -> None:
     (cwd / ".env").write_text("MM_KAFKA_BOOTSTRAP=localhost:9092\nMM_SYMBOLZ=BTCUSDT\n")
     with pytest.raises(ConfigError, match=r"symbolz: Extra inputs are not permitted.*MM_SYMBOLZ"):
         load_settings()
+
+
+# -- every float field: finite and in range (cases generated from the schema) -------------
+
+
+def _float_fields(
+    model: type[BaseModel], prefix: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], FieldInfo]]:
+    """Every float field of ``model`` and its sub-models, with its path of keys."""
+    for name, info in model.model_fields.items():
+        ann = info.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            yield from _float_fields(ann, (*prefix, name))
+        elif ann is float or (get_origin(ann) in (Union, UnionType) and float in get_args(ann)):
+            yield (*prefix, name), info
+
+
+FLOAT_FIELDS = dict(_float_fields(Settings))
+FLOAT_IDS = [".".join(path) for path in FLOAT_FIELDS]
+
+
+def _env(path: tuple[str, ...]) -> str:
+    return "MM_" + "__".join(p.upper() for p in path)
+
+
+def _bounds(info: FieldInfo) -> list[tuple[str, float]]:
+    out = []
+    for m in info.metadata:
+        for kind in ("ge", "gt", "le", "lt"):
+            value = getattr(m, kind, None)
+            if value is not None:
+                out.append((kind, float(value)))
+    return out
+
+
+def test_the_schema_has_float_fields_and_each_has_a_lower_bound() -> None:
+    assert len(FLOAT_FIELDS) > 30 and ("params", "quote", "base_spread_bps") in FLOAT_FIELDS
+    unbounded = [
+        ".".join(p)
+        for p, info in FLOAT_FIELDS.items()
+        if not {"ge", "gt"} & dict(_bounds(info)).keys()
+    ]
+    assert unbounded == []  # a new float parameter must say its range
+
+
+@pytest.mark.parametrize("path", list(FLOAT_FIELDS), ids=FLOAT_IDS)
+def test_float_field_rejects_inf_and_nan_naming_key_and_env(
+    path: tuple[str, ...], cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key, env = ".".join(path), _env(path)
+    for bad in ("inf", "-inf", "nan"):
+        monkeypatch.setenv(env, bad)
+        msg = _error(cwd)
+        assert f"{key}: Input should be a finite number, got '{bad}' [env {env}]" in msg, msg
+    monkeypatch.delenv(env)
+    if path[0] == "params":  # the same check for a parameter file and a per-symbol override
+        nested: dict = float("inf")  # type: ignore[assignment]
+        for part in reversed(path[1:]):
+            nested = {part: nested}
+        with pytest.raises(ConfigError, match=rf"{re.escape(key)}: Input should be a finite"):
+            load_params_file(write(cwd / "p.yaml", yaml.safe_dump(nested)))
+        override = "MM_OVERRIDES__BTCUSDT__" + "__".join(p.upper() for p in path[1:])
+        monkeypatch.setenv(override, "nan")
+        msg = _error(cwd)
+        assert f"overrides.BTCUSDT.{'.'.join(path[1:])}: Input should be a finite" in msg, msg
+        assert f"[env {override}]" in msg
+
+
+def _outside(kind: str, bound: float) -> tuple[float, str]:
+    """A value just outside the bound, and the words of pydantic's error for it."""
+    step = max(1.0, abs(bound)) * 1e-6
+    return {
+        "ge": (bound - step, "greater than or equal to"),
+        "gt": (bound, "greater than"),
+        "le": (bound + step, "less than or equal to"),
+        "lt": (bound, "less than"),
+    }[kind]
+
+
+@pytest.mark.parametrize("path", list(FLOAT_FIELDS), ids=FLOAT_IDS)
+def test_float_field_rejects_values_out_of_range_naming_key_and_env(
+    path: tuple[str, ...], cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key, env = ".".join(path), _env(path)
+    for kind, bound in _bounds(FLOAT_FIELDS[path]):
+        value, words = _outside(kind, bound)
+        monkeypatch.setenv(env, repr(value))
+        msg = _error(cwd)
+        assert f"{key}: Input should be {words} {bound:g}" in msg or (
+            f"{key}: Input should be {words} {bound}" in msg
+        ), msg
+        assert f"[env {env}]" in msg

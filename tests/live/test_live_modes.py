@@ -20,6 +20,7 @@ def test_paper_mode_quotes_into_the_lake_and_sends_nothing(paper_run: Run) -> No
     assert proc.exit_code == 0 and proc.exit_seconds is not None and proc.exit_seconds < 5.0
     [start] = proc.events("live_mm_start")
     assert start["mode"] == "paper"
+    assert proc.events("never_quotes") == []  # the default parameters can quote XRPUSDT
     quotes = read_table(paper_run.lake, "quotes")
     assert quotes.filter(pl.col("side") != 0).height >= 6  # two sides, three levels
     orders = read_table(paper_run.lake, "orders")

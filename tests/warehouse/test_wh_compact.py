@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
@@ -114,14 +115,16 @@ def test_groups_respect_target_rows(lake: Path) -> None:
     assert compact_lake(lake, small_rows=5, target_rows=10).partitions_compacted == 0
 
 
-def _crash_at_fsync(monkeypatch: pytest.MonkeyPatch, call: int) -> None:
-    """Make the ``call``-th directory fsync of the next merge raise, like a power cut."""
+def _crash_at_fsync(monkeypatch: pytest.MonkeyPatch, call: int, only: Path | None = None) -> None:
+    """Make the ``call``-th directory fsync of the next merge raise, like a power cut
+    (``only``: counting the fsyncs of that directory only)."""
     real = compact._fsync_dir
     seen = {"n": 0}
 
     def fsync(directory: Path) -> None:
-        seen["n"] += 1
-        if seen["n"] == call:
+        counted = only is None or directory == only
+        seen["n"] += counted
+        if counted and seen["n"] == call:
             raise OSError("simulated crash")
         real(directory)
 
@@ -209,3 +212,91 @@ def test_mm_compact_command(lake: Path) -> None:
     res = CliRunner().invoke(app, ["compact", "--lake", str(lake)])
     assert res.exit_code == 0
     assert "3 partitions, 0 compacted: 3 files -> 3" in res.output
+
+
+# -- repeated natural keys ------------------------------------------------------------------
+def _day0(lake: Path) -> Path:
+    return lake / "trades" / "venue=binance-usdm" / "symbol=TESTUSDT" / "date=2024-08-08"
+
+
+def _copy_in(lake: Path, extra: pl.DataFrame | None = None, name: str = "copy.parquet") -> Path:
+    """A file written by hand (not the lake writer) that repeats the whole partition."""
+    d = _day0(lake)
+    t = pa.concat_tables([pq.read_table(f) for f in data_files(d)])
+    if extra is not None:
+        t = pa.concat_tables([t, extra.to_arrow().cast(t.schema)])
+    pq.write_table(t, d / name)
+    return d / name
+
+
+def test_compaction_drops_rows_a_copied_file_repeats(lake: Path) -> None:
+    before = snapshot(lake)
+    new = _trades(900, 2)  # two trades only the copy has: they must stay
+    again = _trades(0, 1)  # ... and one the copy holds twice
+    path = _copy_in(lake, pl.concat([new, again, again]))
+    assert _rows(lake) == 90 + 33 + 4
+    # the copy (37 rows) is not small: merging alone would never look at it
+    r = compact_lake(lake, small_rows=5, target_rows=10)
+    assert (r.duplicates, r.files_deduplicated) == (33 + 2, 1)
+    assert not path.exists()
+    after = snapshot(lake)
+    assert after["book_deltas"].equals(before["book_deltas"])
+    day0 = pl.concat([before["trades"], new.with_columns(pl.lit("date=2024-08-08").alias("part"))])
+    assert after["trades"].equals(day0.sort(day0.columns))  # every row once, none lost
+    assert after["trades"]["trade_id"].n_unique() == after["trades"].height
+    state = files(lake)
+    assert compact_lake(lake, small_rows=5, target_rows=10).duplicates == 0
+    assert files(lake) == state
+
+
+def test_dry_run_counts_repeats_and_changes_nothing(lake: Path) -> None:
+    _copy_in(lake)
+    state = files(lake)
+    r = compact_lake(lake, dry_run=True)
+    assert (r.duplicates, r.files_deduplicated) == (33, 1)
+    assert files(lake) == state
+
+
+def test_crash_while_dropping_a_copy_loses_nothing(
+    lake: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = snapshot(lake)
+    path = _copy_in(lake)
+    _crash_at_fsync(monkeypatch, 1, _day0(lake))  # journal in place, the copy not yet deleted
+    with pytest.raises(OSError, match="simulated crash"):
+        compact_lake(lake)
+    monkeypatch.undo()
+    journal = json.loads((_day0(lake) / JOURNAL).read_text())
+    assert journal == {"new": None, "old": ["copy.parquet"], "rows": 0}
+    assert path.is_file()
+    r = compact_lake(lake)
+    assert r.recovered == [str(_day0(lake).relative_to(lake))]
+    assert not path.exists()
+    after = snapshot(lake)
+    assert all(after[t].equals(before[t]) for t in before)
+
+
+def test_runs_with_the_same_seqs_are_not_repeats(tmp_path: Path) -> None:
+    """Run tables: the key starts with run_id, so two runs (and rows from before run ids,
+    in files without the column) keep every row through compaction."""
+    from wh_data import PNL
+
+    root = tmp_path / "lake"
+    write_instrument(root, SPEC)
+    legacy = frame("pnl", PNL).drop("run_id").to_arrow()
+    d = root / "pnl" / "venue=binance-usdm" / "symbol=TESTUSDT" / "date=2024-08-08"
+    d.mkdir(parents=True)
+    pq.write_table(legacy, d / "part-00000000000000000000-legacy.parquet")
+    for run_id in ("runA", "runB"):
+        rows = frame("pnl", [{**r, "run_id": run_id} for r in PNL])
+        res = write_rows(root, "pnl", SPEC.venue, SPEC.symbol, rows)
+        assert res.written == len(PNL)
+    r = compact_lake(root)
+    assert r.duplicates == 0 and r.partitions_compacted == 1
+    (f,) = data_files(d)
+    got = pl.from_arrow(pq.read_table(f))
+    assert got.group_by("run_id").len().sort("run_id", nulls_last=True).rows() == [
+        ("runA", 10),
+        ("runB", 10),
+        (None, 10),
+    ]
