@@ -43,8 +43,16 @@ RESPONSE_DTYPE = np.dtype(
         ("venue_no", np.int64),  # sim: venue order id "sim-{venue_no}"
         ("exec_no", np.int64),  # sim: execution id "sim-x{exec_no}"
         *reason_fields("r_"),
+        # what the order manager reads from a reject's text (the reference tests substrings):
+        # "post-only" in reason (sim: SIM_CROSS) and "not found" in reason (SIM_NOT_FOUND);
+        # set by whoever makes the record (operators.orders.kernel.reason_says)
+        ("says_post_only", np.bool_),
+        ("says_not_found", np.bool_),
     ]
 )
+
+# a pre-trade rejection: the refused action (its own reason in r_) and why (x_)
+REJECTION_DTYPE = np.dtype(ACTION_DTYPE.descr + reason_fields("x_"))
 
 
 def empty_actions(n: int) -> np.ndarray:
@@ -53,3 +61,7 @@ def empty_actions(n: int) -> np.ndarray:
 
 def empty_responses(n: int) -> np.ndarray:
     return np.zeros(n, dtype=RESPONSE_DTYPE)
+
+
+def empty_rejections(n: int) -> np.ndarray:
+    return np.zeros(n, dtype=REJECTION_DTYPE)

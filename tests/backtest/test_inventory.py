@@ -5,8 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
+import pytest
+
 from core.instruments import InstrumentSpec
 from core.money import fee_units, rate_to_e8
+from operators.inventory.kernel import CompiledInventory
 from operators.inventory.tracker import Inventory, MarkoutTracker
 
 # tick 0.5, lot 0.01: one notional unit is 0.005 quote
@@ -14,9 +17,17 @@ SPEC = InstrumentSpec("bybit", "TESTUSDT", Decimal("0.5"), Decimal("0.01"), Deci
 MAKER = rate_to_e8("-0.00015")  # -15,000 per 1e8
 TAKER = rate_to_e8("0.00045")  # 45,000 per 1e8
 
+InvType = type[Inventory] | type[CompiledInventory]
 
-def test_fifo_realized_unrealized_and_flip() -> None:
-    inv = Inventory(SPEC)
+
+@pytest.fixture(params=[Inventory, CompiledInventory], ids=["reference", "compiled"])
+def Inv(request: pytest.FixtureRequest) -> InvType:
+    """Every inventory test runs against the reference and the compiled kernel."""
+    return request.param
+
+
+def test_fifo_realized_unrealized_and_flip(Inv: InvType) -> None:
+    inv = Inv(SPEC)
     inv.on_fill(1, 100, 3, 0, True)  # buy 3 @ 100
     inv.on_fill(1, 104, 1, 0, True)  # buy 1 @ 104 -> lots [100 x 3, 104 x 1], basis 404
     assert inv.avg_entry == 101 and inv.position == 4 and inv.basis == 404
@@ -34,13 +45,13 @@ def test_fifo_realized_unrealized_and_flip() -> None:
     assert inv.total_float(190) == -14.0 and inv.unrealized_float(190) == -10.0
 
 
-def test_fifo_identity_holds_on_a_random_walk() -> None:
+def test_fifo_identity_holds_on_a_random_walk(Inv: InvType) -> None:
     """cash + position x mid - fees == realized + unrealized - fees, exactly, after every
     fill of a long random sequence that adds, reduces and flips."""
     import random
 
     rnd = random.Random(3)
-    inv = Inventory(SPEC)
+    inv = Inv(SPEC)
     for _ in range(2_000):
         side = rnd.choice((1, -1))
         inv.on_fill(side, rnd.randint(90, 110), rnd.randint(1, 7), rnd.randint(-50, 50), True)
@@ -51,16 +62,16 @@ def test_fifo_identity_holds_on_a_random_walk() -> None:
         assert inv.basis == sum(p * q for p, q in inv.lots)
 
 
-def test_half_tick_mid_is_exact() -> None:
-    inv = Inventory(SPEC)
+def test_half_tick_mid_is_exact(Inv: InvType) -> None:
+    inv = Inv(SPEC)
     inv.on_fill(1, 100, 3, 0, True)
     # mid 100.5 ticks (mid_x2 201): unrealized 3 x 0.5 = 3/2 exactly
     assert inv.unrealized(201) == Fraction(3, 2)
     assert inv.to_quote(inv.unrealized(201)) == Decimal("0.0075")  # 1.5 units x 0.005
 
 
-def test_fees_and_rebates_exact() -> None:
-    inv = Inventory(SPEC)
+def test_fees_and_rebates_exact(Inv: InvType) -> None:
+    inv = Inv(SPEC)
     buy_fee = fee_units(100, 3, MAKER)  # 300 units x -15,000 = -4,500,000 fee units (a rebate)
     sell_fee = fee_units(102, 3, TAKER)  # 306 x 45,000 = 13,770,000
     assert (buy_fee, sell_fee) == (-4_500_000, 13_770_000)
@@ -75,8 +86,8 @@ def test_fees_and_rebates_exact() -> None:
     assert inv.maker_fills == 1 and inv.maker_qty == 3 and inv.taker_qty == 3
 
 
-def test_unrealized_bps_by_direction() -> None:
-    inv = Inventory(SPEC)
+def test_unrealized_bps_by_direction(Inv: InvType) -> None:
+    inv = Inv(SPEC)
     inv.on_fill(-1, 200, 1, 0, True)  # short at 200; mid 198 -> +100 bps for us
     assert inv.unrealized_bps(396) == 100.0
 

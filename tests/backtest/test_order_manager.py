@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import pytest
+
 from core.events import Fill, OrderStatus, OrderUpdate
 from core.instruments import ASK, BID, KNOWN_INSTRUMENTS
 from core.orders import ActionType
 from core.params import OrderParams, QuoteParams
+from operators.orders.kernel import CompiledOrderManager, CompiledTokenBucket
 from operators.orders.manager import OrderManager, OrderState, TokenBucket
 from operators.quoting.engine import QuoteLevel, QuoteSet
 
@@ -15,9 +20,16 @@ S = 1_000_000_000
 MID = 618000.5
 
 
-def om(**kw: object) -> OrderManager:
-    q = {k: kw.pop(k) for k in list(kw) if k in QuoteParams.model_fields}
-    return OrderManager(INST, SPEC, OrderParams(**kw), QuoteParams(**q))  # type: ignore[arg-type]
+@pytest.fixture(params=[OrderManager, CompiledOrderManager], ids=["reference", "compiled"])
+def om(request: pytest.FixtureRequest) -> Callable[..., OrderManager]:
+    """A factory of order managers: the reference, then the compiled kernel."""
+    cls = request.param
+
+    def make(**kw: object) -> OrderManager:
+        q = {k: kw.pop(k) for k in list(kw) if k in QuoteParams.model_fields}
+        return cls(INST, SPEC, OrderParams(**kw), QuoteParams(**q))  # type: ignore[arg-type]
+
+    return make
 
 
 def quotes(bid: int | None = 617900, ask: int | None = 618100, qty: int = 2) -> QuoteSet:
@@ -46,7 +58,7 @@ def ack(m: OrderManager, cid: str, status: OrderStatus = OrderStatus.NEW, **kw: 
     )  # type: ignore[arg-type]
 
 
-def test_places_both_sides_once_with_unique_ids() -> None:
+def test_places_both_sides_once_with_unique_ids(om: Callable[..., OrderManager]) -> None:
     m = om()
     acts, rej = m.reconcile(quotes(), S, MID)
     assert rej == [] and [(a.type, a.side, a.price, a.qty) for a in acts] == [
@@ -59,7 +71,7 @@ def test_places_both_sides_once_with_unique_ids() -> None:
     assert m.reconcile(quotes(), S + 1, MID) == ([], [])
 
 
-def test_amend_only_beyond_the_replace_threshold() -> None:
+def test_amend_only_beyond_the_replace_threshold(om: Callable[..., OrderManager]) -> None:
     m = om(replace_threshold_ticks=3)
     acts, _ = m.reconcile(quotes(), S, MID)
     for a in acts:
@@ -73,7 +85,7 @@ def test_amend_only_beyond_the_replace_threshold() -> None:
     assert m.orders["mmbt-1"].state == OrderState.LIVE and m.orders["mmbt-1"].price == 617903
 
 
-def test_cancels_a_side_that_is_no_longer_quoted() -> None:
+def test_cancels_a_side_that_is_no_longer_quoted(om: Callable[..., OrderManager]) -> None:
     m = om()
     for a in m.reconcile(quotes(), S, MID)[0]:
         ack(m, a.client_id)
@@ -83,7 +95,7 @@ def test_cancels_a_side_that_is_no_longer_quoted() -> None:
     assert set(m.orders) == {"mmbt-1"}
 
 
-def test_rate_budget_sends_cancels_before_new_orders() -> None:
+def test_rate_budget_sends_cancels_before_new_orders(om: Callable[..., OrderManager]) -> None:
     m = om(rate_limit_per_s=1.0, rate_burst=2)
     for a in m.reconcile(quotes(), S, MID)[0]:  # uses both tokens
         ack(m, a.client_id)
@@ -94,7 +106,7 @@ def test_rate_budget_sends_cancels_before_new_orders() -> None:
     assert m.stats["throttled"] == 2
 
 
-def test_pretrade_checks_reject_before_sending() -> None:
+def test_pretrade_checks_reject_before_sending(om: Callable[..., OrderManager]) -> None:
     m = om(max_order_usd=100.0)
     # 3 lots at 61790.0 = 185.37 USDT > 100
     acts, rej = m.reconcile(quotes(qty=3), S, MID)
@@ -107,7 +119,9 @@ def test_pretrade_checks_reject_before_sending() -> None:
     assert len(acts) == 1 and "open orders" in rej[0].reason
 
 
-def test_rejected_place_frees_the_slot_and_rejected_cancel_keeps_the_order() -> None:
+def test_rejected_place_frees_the_slot_and_rejected_cancel_keeps_the_order(
+    om: Callable[..., OrderManager],
+) -> None:
     m = om()
     acts, _ = m.reconcile(quotes(ask=None), S, MID)
     ack(m, acts[0].client_id, OrderStatus.REJECTED, reason="post-only would cross")
@@ -120,7 +134,7 @@ def test_rejected_place_frees_the_slot_and_rejected_cancel_keeps_the_order() -> 
     assert m.orders["mmbt-2"].state == OrderState.LIVE
 
 
-def test_hanging_orders_survive_requotes_until_too_far() -> None:
+def test_hanging_orders_survive_requotes_until_too_far(om: Callable[..., OrderManager]) -> None:
     m = om(hanging_orders=True, hanging_cancel_bps=20.0)
     for a in m.reconcile(quotes(), S, MID)[0]:
         ack(m, a.client_id)
@@ -138,7 +152,7 @@ def test_hanging_orders_survive_requotes_until_too_far() -> None:
     assert (ActionType.CANCEL, "mmbt-2") in [(a.type, a.client_id) for a in acts]
 
 
-def test_max_order_age_replaces_old_orders() -> None:
+def test_max_order_age_replaces_old_orders(om: Callable[..., OrderManager]) -> None:
     m = om(max_order_age_s=10.0)
     for a in m.reconcile(quotes(), S, MID)[0]:
         ack(m, a.client_id)
@@ -148,13 +162,16 @@ def test_max_order_age_replaces_old_orders() -> None:
     assert {a.client_id for a in acts if a.type == ActionType.PLACE} == {"mmbt-3", "mmbt-4"}
 
 
-def test_token_bucket_refills_on_the_event_clock() -> None:
-    b = TokenBucket(2.0, 2)
+@pytest.mark.parametrize(
+    "Bucket", [TokenBucket, CompiledTokenBucket], ids=["reference", "compiled"]
+)
+def test_token_bucket_refills_on_the_event_clock(Bucket: type[TokenBucket]) -> None:
+    b = Bucket(2.0, 2)
     assert b.take(0) and b.take(0) and not b.take(0)
     assert b.take(S // 2) and not b.take(S // 2)  # 0.5 s x 2/s = 1 token
 
 
-def test_post_only_rejection_after_ack_ends_the_order() -> None:
+def test_post_only_rejection_after_ack_ends_the_order(om: Callable[..., OrderManager]) -> None:
     # Bybit acks a PostOnly order over REST, then the engine rejects it if it would take
     m = om()
     acts, _ = m.reconcile(quotes(ask=None), S, MID)

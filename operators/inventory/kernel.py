@@ -1,0 +1,328 @@
+"""Inventory and PnL as a compiled kernel: FIFO lots in a ring, every number an int64.
+
+Same behaviour as :class:`operators.inventory.tracker.Inventory` (the reference, tested
+against it bit for bit). The exact integers (position, cash, fees, realized, basis,
+volume, counters) live in ``rec``; the edge reads them and computes the reference's
+Fractions and Decimals exactly. The ``*_float`` functions repeat the reference's float
+formulas operation for operation. Every sum and product that could leave int64 is
+checked: on overflow ``rec.err`` becomes ``ERR_OVERFLOW`` and the edge raises.
+
+Open lots (price, qty), oldest first, live in a ring. A fill appends at most one lot;
+the loop checks :func:`inv_headroom_ok` between messages and, when it is false, returns
+to Python for :func:`grow_inventory` (a bigger copy). A full ring inside a message sets
+``ERR_CAPACITY`` instead of losing a lot.
+"""
+
+from __future__ import annotations
+
+from collections import deque, namedtuple
+from decimal import Decimal
+from fractions import Fraction
+
+import numpy as np
+from numba import njit
+
+from core.errors import MMError
+from core.instruments import InstrumentSpec
+from core.money import FEE_SCALE
+from core.nb import ERR_CAPACITY, ERR_OVERFLOW, add_overflows, mul_overflows
+
+INV_REC = np.dtype(
+    [
+        ("position", np.int64),  # lots, + long
+        ("cash", np.int64),  # notional units
+        ("fees", np.int64),  # fee units
+        ("realized", np.int64),  # notional units
+        ("basis", np.int64),  # notional units of the open lots
+        ("volume", np.int64),  # notional units traded
+        ("fills", np.int64),
+        ("maker_fills", np.int64),
+        ("maker_qty", np.int64),
+        ("taker_qty", np.int64),
+        ("head", np.int64),  # ring index of the oldest open lot
+        ("count", np.int64),  # open lots
+        ("err", np.int64),
+    ]
+)
+
+KInventory = namedtuple("KInventory", ["rec", "lot_price", "lot_qty"])
+
+MIN_LOTS = 64
+
+
+def new_inventory(capacity: int = MIN_LOTS) -> KInventory:
+    capacity = max(int(capacity), 2)
+    return KInventory(
+        np.zeros(1, dtype=INV_REC), np.zeros(capacity, np.int64), np.zeros(capacity, np.int64)
+    )
+
+
+@njit(cache=True)
+def inv_headroom_ok(st: KInventory) -> bool:
+    """True while the lot ring is at most half full (a message may append many lots)."""
+    return st.rec[0].count <= st.lot_price.shape[0] // 2
+
+
+def grow_inventory(st: KInventory) -> KInventory:
+    """A copy of ``st`` with a ring twice as large (lots re-laid oldest first at 0)."""
+    r = st.rec[0]
+    cap = st.lot_price.shape[0]
+    n = int(r["count"])
+    new_cap = cap * 2
+    while n > new_cap // 2:
+        new_cap *= 2
+    out = new_inventory(new_cap)
+    out.rec[0] = r
+    idx = (int(r["head"]) + np.arange(n)) % cap
+    out.lot_price[:n] = st.lot_price[idx]
+    out.lot_qty[:n] = st.lot_qty[idx]
+    out.rec[0]["head"] = 0
+    return out
+
+
+@njit(cache=True)
+def inv_on_fill(st: KInventory, side: int, price: int, qty: int, fee: int, is_maker: bool) -> None:
+    """Book one execution (``Inventory.on_fill``)."""
+    r = st.rec[0]
+    if r.err:
+        return
+    if mul_overflows(price, qty):
+        r.err = ERR_OVERFLOW
+        return
+    pq = price * qty
+    if (
+        add_overflows(r.cash, -side * pq)
+        or add_overflows(r.fees, fee)
+        or add_overflows(r.volume, pq)
+        or add_overflows(r.position, side * qty)
+        or add_overflows(r.maker_qty + r.taker_qty, qty)
+    ):
+        r.err = ERR_OVERFLOW
+        return
+    pos = r.position
+    r.cash -= side * pq
+    r.fees += fee
+    r.volume += pq
+    r.fills += 1
+    if is_maker:
+        r.maker_fills += 1
+        r.maker_qty += qty
+    else:
+        r.taker_qty += qty
+    rest = qty
+    cap = st.lot_price.shape[0]
+    if pos != 0 and (pos > 0) != (side > 0):  # closes open lots, oldest first
+        direction = 1 if pos > 0 else -1
+        while rest and r.count:
+            h = r.head
+            lp = st.lot_price[h]
+            lq = st.lot_qty[h]
+            n = rest if rest < lq else lq
+            diff = price - lp
+            if mul_overflows(n, diff):
+                r.err = ERR_OVERFLOW
+                return
+            gain = n * diff * direction
+            if add_overflows(r.realized, gain):
+                r.err = ERR_OVERFLOW
+                return
+            r.realized += gain
+            r.basis -= n * lp
+            rest -= n
+            st.lot_qty[h] = lq - n
+            if lq - n == 0:
+                r.head = (h + 1) % cap
+                r.count -= 1
+    if rest:  # opens (or adds to, or flips into) a position at this price
+        add = price * rest
+        if add_overflows(r.basis, add):
+            r.err = ERR_OVERFLOW
+            return
+        last = (r.head + r.count - 1) % cap
+        if r.count and st.lot_price[last] == price:
+            st.lot_qty[last] += rest
+        else:
+            if r.count == cap:
+                r.err = ERR_CAPACITY
+                return
+            j = (r.head + r.count) % cap
+            st.lot_price[j] = price
+            st.lot_qty[j] = rest
+            r.count += 1
+        r.basis += add
+    r.position = pos + side * qty
+
+
+@njit(cache=True)
+def inv_unrealized_x2(st: KInventory, mid_x2: int) -> int:
+    """``position x mid_x2 - 2 x sign x basis`` (twice the unrealized PnL in units)."""
+    r = st.rec[0]
+    sign = 1 if r.position > 0 else -1
+    if mul_overflows(r.position, mid_x2) or mul_overflows(2 * sign, r.basis):
+        r.err = ERR_OVERFLOW
+        return 0
+    a = r.position * mid_x2
+    b = 2 * sign * r.basis
+    if add_overflows(a, -b):
+        r.err = ERR_OVERFLOW
+        return 0
+    return a - b
+
+
+@njit(cache=True)
+def inv_total_float(st: KInventory, mid_x2: int) -> float:
+    """``Inventory.total_float``: net PnL in notional units, fees included."""
+    r = st.rec[0]
+    if mul_overflows(2, r.cash) or mul_overflows(r.position, mid_x2):
+        r.err = ERR_OVERFLOW
+        return 0.0
+    a = 2 * r.cash
+    b = r.position * mid_x2
+    if add_overflows(a, b):
+        r.err = ERR_OVERFLOW
+        return 0.0
+    return float(a + b) / 2.0 - float(r.fees) / 1e8
+
+
+@njit(cache=True)
+def inv_realized_float(st: KInventory) -> float:
+    return float(st.rec[0].realized)
+
+
+@njit(cache=True)
+def inv_unrealized_float(st: KInventory, mid_x2: int) -> float:
+    if st.rec[0].position == 0:
+        return 0.0
+    return float(inv_unrealized_x2(st, mid_x2)) / 2.0
+
+
+@njit(cache=True)
+def inv_unrealized_bps(st: KInventory, mid_x2: int) -> float:
+    """``Inventory.unrealized_bps``; NaN where the reference returns None (flat)."""
+    r = st.rec[0]
+    if r.position == 0 or r.basis == 0:
+        return np.nan
+    direction = 1 if r.position > 0 else -1
+    ap = abs(r.position)
+    if mul_overflows(mid_x2, ap) or mul_overflows(2, r.basis):
+        r.err = ERR_OVERFLOW
+        return np.nan
+    a = mid_x2 * ap
+    b = 2 * r.basis
+    if add_overflows(a, -b):
+        r.err = ERR_OVERFLOW
+        return np.nan
+    num = direction * (a - b)
+    return float(num) / float(b) * 1e4
+
+
+@njit(cache=True)
+def inv_has_unrealized_bps(st: KInventory) -> bool:
+    """False where the reference's ``unrealized_bps`` is None."""
+    r = st.rec[0]
+    return r.position != 0 and r.basis != 0
+
+
+def raise_inventory_error(st: KInventory) -> None:
+    err = int(st.rec[0]["err"])
+    if err == ERR_OVERFLOW:
+        raise MMError(
+            "inventory arithmetic left int64 (position, cash, fees or PnL too large)",
+            "check the fills for bogus prices or sizes, or use the reference engine",
+        )
+    if err == ERR_CAPACITY:
+        raise MMError(
+            "inventory lot ring filled up inside one message",
+            "call grow_inventory between messages (inv_headroom_ok)",
+        )
+
+
+def inv_lots(st: KInventory) -> list[list[int]]:
+    """Open lots ``[price, qty]``, oldest first (the reference's ``lots`` deque)."""
+    r = st.rec[0]
+    cap = st.lot_price.shape[0]
+    head, n = int(r["head"]), int(r["count"])
+    return [
+        [int(st.lot_price[(head + i) % cap]), int(st.lot_qty[(head + i) % cap])] for i in range(n)
+    ]
+
+
+class CompiledInventory:
+    """:class:`Inventory`'s interface over the kernel; exact values from the exact ints."""
+
+    def __init__(self, spec: InstrumentSpec) -> None:
+        self.spec = spec
+        self.st = new_inventory()
+        self._unit = spec.tick_size * spec.lot_size
+        self._unit_f = float(self._unit)
+
+    def _int(self, name: str) -> int:
+        return int(self.st.rec[0][name])
+
+    position = property(lambda self: self._int("position"))
+    cash = property(lambda self: self._int("cash"))
+    fees = property(lambda self: self._int("fees"))
+    realized = property(lambda self: self._int("realized"))
+    basis = property(lambda self: self._int("basis"))
+    volume = property(lambda self: self._int("volume"))
+    fills = property(lambda self: self._int("fills"))
+    maker_fills = property(lambda self: self._int("maker_fills"))
+    maker_qty = property(lambda self: self._int("maker_qty"))
+    taker_qty = property(lambda self: self._int("taker_qty"))
+
+    @property
+    def lots(self) -> deque[list[int]]:
+        return deque(inv_lots(self.st))
+
+    def _check(self) -> None:
+        if self.st.rec[0]["err"]:
+            raise_inventory_error(self.st)
+
+    def on_fill(self, side: int, price: int, qty: int, fee: int, is_maker: bool) -> None:
+        inv_on_fill(self.st, int(side), int(price), int(qty), int(fee), bool(is_maker))
+        self._check()
+        if not inv_headroom_ok(self.st):
+            self.st = grow_inventory(self.st)
+
+    @property
+    def avg_entry(self) -> Fraction:
+        if self.position == 0:
+            return Fraction(0)
+        return Fraction(self.basis, abs(self.position))
+
+    def unrealized(self, mid_x2: int) -> Fraction:
+        if self.position == 0:
+            return Fraction(0)
+        sign = 1 if self.position > 0 else -1
+        return Fraction(self.position * mid_x2 - 2 * sign * self.basis, 2)
+
+    def total_units(self, mid_x2: int) -> Fraction:
+        return self.cash + Fraction(self.position * mid_x2, 2) - Fraction(self.fees, FEE_SCALE)
+
+    def total_float(self, mid_x2: int) -> float:
+        v = inv_total_float(self.st, int(mid_x2))
+        self._check()
+        return float(v)
+
+    def realized_float(self) -> float:
+        return float(inv_realized_float(self.st))
+
+    def unrealized_float(self, mid_x2: int) -> float:
+        v = inv_unrealized_float(self.st, int(mid_x2))
+        self._check()
+        return float(v)
+
+    def to_quote(self, units: Fraction | int) -> Decimal:
+        f = Fraction(units)
+        return Decimal(f.numerator) / Decimal(f.denominator) * self._unit
+
+    def to_float(self, units: Fraction | int) -> float:
+        return float(units) * self._unit_f
+
+    def fees_quote(self) -> Decimal:
+        return Decimal(self.fees) * self._unit / FEE_SCALE
+
+    def unrealized_bps(self, mid_x2: int) -> float | None:
+        v = inv_unrealized_bps(self.st, int(mid_x2))
+        self._check()
+        return None if not inv_has_unrealized_bps(self.st) else float(v)
