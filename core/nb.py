@@ -39,15 +39,23 @@ def py_min(a, b):  # type: ignore[no-untyped-def]
 
 @njit(cache=True, inline="always")
 def mul_overflows(a: int, b: int) -> bool:
-    """True if ``a * b`` does not fit in int64."""
+    """True if ``a * b`` does not fit in int64.
+
+    Bounds by division, never by multiplying: a wrapped product cannot be tested after
+    the fact (LLVM folds ``(a * b) // b`` back to ``a``, and Python ints never wrap).
+    ``(x + y - 1) // y`` is ``ceil(x / y)`` for ``y > 0``.
+    """
     if a == 0 or b == 0:
         return False
-    if a == -1:
-        return b == INT64_MIN
-    if b == -1:
-        return a == INT64_MIN
-    p = a * b  # wraps on overflow; the division check detects it
-    return p // b != a or (a == INT64_MIN and b == -1)
+    if a > 0:
+        if b > 0:
+            return a > INT64_MAX // b
+        return b < (INT64_MIN + a - 1) // a
+    if b > 0:
+        return a < (INT64_MIN + b - 1) // b
+    if b == INT64_MIN:
+        return True
+    return a < -(INT64_MAX // -b)
 
 
 @njit(cache=True, inline="always")
