@@ -10,7 +10,7 @@ reference's order. :class:`CompiledSimVenue` offers SimVenue's Python API on top
 How the reference's containers map onto arrays (their iteration orders are what decides
 who fills first, so they are reproduced exactly):
 
-* ``_pending`` and ``_out`` (FIFO deques) are rings ``pend``/``pend_at`` and ``out``.
+* ``_pending`` and ``_out`` (FIFO deques) are the rings ``pend`` and ``out``.
   Arrival and visibility times never decrease, so a ring in push order is in time order.
 * ``_orders`` (dict in placement order) is the slot array ``orders`` (``live`` flag);
   placement order is ascending ``venue_no``, the venue's order number. Slot 0 is never a
@@ -18,26 +18,36 @@ who fills first, so they are reproduced exactly):
 * ``_levels`` is the slot array ``levels``; a level's queue (``Level.orders``, in join
   order = ascending priority) is a doubly linked list through the orders' ``nxt``/``prv``.
   Slots never move, so indices held across fills stay valid.
-* ``_used_ids`` is the open-addressing hash set ``used`` (client ids are never removed).
-* ``SimStats.rejected`` (a dict in first-seen order) is ``rej[0, code]`` (counts) and
-  ``rej[1, code]`` (the order in which each reason was first seen).
+* ``_used_ids`` is an open-addressing hash set (client ids are never removed).
+* ``SimStats.rejected`` (a dict in first-seen order) is a count per reason code and the
+  order in which each reason was first seen.
+* The hash set, two scratch areas, the reject counts and the price-rule tables share one
+  int64 array ``aux`` (offsets in ``rec``): numba pays two reference-count calls per
+  array argument at every function boundary it cannot prune, so the state is few arrays.
 * ``SimOrder.ahead`` is an int under the risk-averse model and may be a float under the
   probabilistic ones; the value is kept in float64 (exact below 2**53 lots, checked) and
   ``ahead_int`` remembers whether the reference would hold an int.
 
-Capacity (no allocation in per-message functions): the loop calls :func:`sim_fits` before
-each :func:`sim_on_market` (like ``book_fits``) and :func:`sim_advance_fits` before each
-:func:`sim_advance` and :func:`sim_headroom_ok` between messages
-(room for ``SEND_HEADROOM`` sends); when either is False it returns to Python, calls
-:func:`grow_sim` and resumes. ``sim_on_market`` / ``sim_advance`` check again and, if
-the message would not fit, set ``rec.err = ERR_CAPACITY`` and return without changing
-anything (the message can be retried after growing). ``sim_send`` without room sets
-``ERR_CAPACITY`` and does not queue the action.
+Capacity (no allocation in per-message functions): :func:`sim_headroom_ok` between
+messages guarantees room for ``SEND_HEADROOM`` sends. Room for what a market message can
+produce (responses, tracked levels, scratch rows) is checked by ``sim_on_market`` itself:
+without room it sets ``rec.err = ERR_CAPACITY`` and returns having changed nothing, so
+the loop returns to Python, calls :func:`grow_sim` and gives it the same message again.
+:func:`sim_fits` / :func:`sim_advance_fits` ask the same question beforehand (like
+``book_fits``). ``sim_send`` without room sets ``ERR_CAPACITY`` and queues nothing.
+
+Per-message cost: every function here is compiled with ``_nrt=False`` (no reference
+counting: they never allocate, and numba otherwise pays two calls per array argument at
+each function boundary it cannot prune, ~20 per ``sim_on_market`` call). A loop can skip
+even the call when :func:`sim_quiet` (nothing in flight, nothing tracked) by calling
+:func:`sim_on_market_quiet` instead (a few ns), and can skip ``sim_poll`` while
+``sim_next_response_ts(sim) > now``.
 
 Errors are left in ``rec.err`` (the wrapper raises): ``ERR_SEND_BACKWARDS`` (a send
 before the previous one; nothing changed, the reference's ValueError), ``ERR_OVERFLOW``
 (an exact integer left int64, or a quantity beyond 2**53 lots reached the float queue
-model, where the reference's mixed int/float arithmetic could no longer be reproduced).
+model, where the reference's mixed int/float arithmetic could no longer be reproduced),
+``ERR_CAPACITY`` as above.
 """
 
 from __future__ import annotations
@@ -58,7 +68,15 @@ from core.events import EVENT_DTYPE, Fill, OrderStatus, OrderUpdate
 from core.instruments import InstrumentSpec
 from core.kernel_records import ACTION_DTYPE, RESPONSE_DTYPE
 from core.l2book_kernel import KBook, best_ask, best_bid, next_level, qty_at
-from core.nb import ERR_CAPACITY, ERR_OVERFLOW, INT64_MAX, NO_PRICE, add_overflows, mul_overflows
+from core.nb import (
+    ERR_CAPACITY,
+    ERR_OVERFLOW,
+    INT64_MAX,
+    INT64_MIN,
+    NO_PRICE,
+    add_overflows,
+    mul_overflows,
+)
 from core.reasons import R, format_reason
 
 # -- constants (njit functions read module globals as compile-time constants) ------------
@@ -158,8 +176,21 @@ SIM_REC = np.dtype(
         ("ord_hw", np.int64),  # slots [1, ord_hw) may be live
         ("n_levels", np.int64),
         ("lvl_hw", np.int64),  # slots [0, lvl_hw) may be live
+        ("lv_bid_lo", np.int64),  # prices of the tracked levels lie in [lo, hi] per side
+        ("lv_bid_hi", np.int64),  # (lo > hi: none); a quick filter for long book messages
+        ("lv_ask_lo", np.int64),
+        ("lv_ask_hi", np.int64),
         ("used_count", np.int64),
         ("rej_seq", np.int64),
+        # aux layout: the used-ids table, order scratch, row scratch, rejects, price rule
+        ("a_used", np.int64),
+        ("n_used", np.int64),  # a power of two
+        ("a_ord", np.int64),  # len(orders) slots
+        ("a_rows", np.int64),
+        ("n_rows", np.int64),  # rows of 3 (side, price, qty)
+        ("a_rej", np.int64),  # N_REASONS counts, then N_REASONS first-seen numbers
+        ("a_sig", np.int64),  # n_sig thresholds, then n_sig moduli
+        ("n_sig", np.int64),
         # what the last failed sim_fits needed (grow_sim reads them)
         ("need_out", np.int64),
         ("need_lvl", np.int64),
@@ -219,21 +250,17 @@ LEVEL_DTYPE = np.dtype(
     ]
 )
 
+PEND_DTYPE = np.dtype([*ACTION_DTYPE.descr, ("at", np.int64)])  # an action and its arrival
+
 SimState = namedtuple(
     "SimState",
     [
         "rec",  # SIM_REC, one element
-        "pend",  # ACTION_DTYPE ring: actions in flight
-        "pend_at",  # int64 ring: their arrival (local-clock ns)
+        "pend",  # PEND_DTYPE ring: actions in flight
         "out",  # RESPONSE_DTYPE ring: responses not yet polled (recv_ts = visible at)
         "orders",  # ORDER_DTYPE slots (0: the immediate-or-cancel order)
         "levels",  # LEVEL_DTYPE slots
-        "used",  # int64 hash set of accepted client ids (EMPTY_ID = free)
-        "scr_rows",  # int64 (n, 3) scratch: crossing (side, price, qty) rows of a message
-        "scr_ord",  # int64 scratch: order slots (crossed orders, cancel-all)
-        "rej",  # int64 (2, N_REASONS): rejects per reason code, first-seen order
-        "sig_thr",  # int64: smallest ticks of each price decade (significant-figure rule)
-        "sig_mod",  # int64: ticks must be a multiple of this within the decade
+        "aux",  # int64: used ids, scratch, reject counts, price-rule tables (see rec.a_*)
     ],
 )
 
@@ -306,22 +333,56 @@ def new_sim(spec: InstrumentSpec, config: SimConfig) -> SimState:
     r["last_send"] = -(1 << 62)
     r["max_bid"] = NO_PRICE
     r["min_ask"] = NO_PRICE
+    r["lv_bid_lo"] = r["lv_ask_lo"] = INT64_MAX
+    r["lv_bid_hi"] = r["lv_ask_hi"] = INT64_MIN
     r["ord_hw"] = 1
-    n_ord = 64
+    n_ord = 64 + SEND_HEADROOM + 1
+    rej = np.zeros(2 * N_REASONS, np.int64)
+    aux = _layout(rec, np.full(2048, EMPTY_ID, np.int64), n_ord, 64, rej, sig_thr, sig_mod)
     return SimState(
         rec,
-        np.zeros(SEND_HEADROOM * 2, ACTION_DTYPE),
-        np.zeros(SEND_HEADROOM * 2, np.int64),
+        np.zeros(SEND_HEADROOM * 2, PEND_DTYPE),
         np.zeros(1024, RESPONSE_DTYPE),
-        np.zeros(n_ord + SEND_HEADROOM + 1, ORDER_DTYPE),
+        np.zeros(n_ord, ORDER_DTYPE),
         np.zeros(128, LEVEL_DTYPE),
-        np.full(2048, EMPTY_ID, np.int64),
-        np.zeros((64, 3), np.int64),
-        np.zeros(n_ord + SEND_HEADROOM + 1, np.int64),
-        np.zeros((2, N_REASONS), np.int64),
-        sig_thr,
-        sig_mod,
+        aux,
     )
+
+
+def _layout(
+    rec: np.ndarray,
+    used: np.ndarray,
+    n_ord: int,
+    n_rows: int,
+    rej: np.ndarray,
+    sig_thr: np.ndarray,
+    sig_mod: np.ndarray,
+) -> np.ndarray:
+    """The aux array from its parts (offsets into ``rec``)."""
+    r = rec[0]
+    r["a_used"] = 0
+    r["n_used"] = len(used)
+    r["a_ord"] = len(used)
+    r["a_rows"] = r["a_ord"] + n_ord
+    r["n_rows"] = n_rows
+    r["a_rej"] = r["a_rows"] + 3 * n_rows
+    r["a_sig"] = r["a_rej"] + 2 * N_REASONS
+    r["n_sig"] = len(sig_thr)
+    parts = [used, np.zeros(n_ord + 3 * n_rows, np.int64), rej, sig_thr, sig_mod]
+    return np.concatenate(parts).astype(np.int64)
+
+
+def _aux_part(sim: SimState, name: str) -> np.ndarray:
+    """A view of one part of ``sim.aux``: "used", "rej" (2 x N_REASONS) or "sig" (2 x n)."""
+    r = sim.rec[0]
+    if name == "used":
+        a = int(r["a_used"])
+        return sim.aux[a : a + int(r["n_used"])]
+    if name == "rej":
+        a = int(r["a_rej"])
+        return sim.aux[a : a + 2 * N_REASONS].reshape(2, N_REASONS)
+    a, n = int(r["a_sig"]), int(r["n_sig"])
+    return sim.aux[a : a + 2 * n].reshape(2, n)
 
 
 def _doubled_to(n: int, lo: int) -> int:
@@ -340,11 +401,8 @@ def grow_sim(sim: SimState) -> SimState:
     # pending ring, linearised
     p_count = int(r["p_count"])
     cap_p = _doubled_to(p_count + 2 * SEND_HEADROOM, len(sim.pend))
-    pend = np.zeros(cap_p, ACTION_DTYPE)
-    pend_at = np.zeros(cap_p, np.int64)
-    idx = (int(r["p_head"]) + np.arange(p_count)) % len(sim.pend)
-    pend[:p_count] = sim.pend[idx]
-    pend_at[:p_count] = sim.pend_at[idx]
+    pend = np.zeros(cap_p, PEND_DTYPE)
+    pend[:p_count] = sim.pend[(int(r["p_head"]) + np.arange(p_count)) % len(sim.pend)]
     nr["p_head"] = 0
     # response ring, linearised
     o_count = int(r["o_count"])
@@ -352,7 +410,7 @@ def grow_sim(sim: SimState) -> SimState:
     out = np.zeros(cap_o, RESPONSE_DTYPE)
     out[:o_count] = sim.out[(int(r["o_head"]) + np.arange(o_count)) % len(sim.out)]
     nr["o_head"] = 0
-    # order slots keep their indices (the level queues link them)
+    # order and level slots keep their indices (the level queues link them)
     want_ord = 1 + int(r["n_orders"]) + int(r["p_places"]) + 2 * SEND_HEADROOM
     cap_ord = _doubled_to(want_ord, len(sim.orders))
     orders = np.zeros(cap_ord, ORDER_DTYPE)
@@ -361,44 +419,32 @@ def grow_sim(sim: SimState) -> SimState:
     levels = np.zeros(cap_l, LEVEL_DTYPE)
     levels[: len(sim.levels)] = sim.levels
     # used ids: load factor <= 1/2 including every pending place, rehashed
+    old_used = _aux_part(sim, "used")
     want_used = 2 * (int(r["used_count"]) + int(r["p_places"]) + 2 * SEND_HEADROOM)
-    cap_u = _doubled_to(want_used, len(sim.used))
-    used = np.full(cap_u, EMPTY_ID, np.int64)
-    for cid in sim.used[sim.used != EMPTY_ID]:
-        _used_add(used, int(cid))
-    cap_rows = _doubled_to(int(r["need_rows"]), len(sim.scr_rows))
-    scr_rows = np.zeros((cap_rows, 3), np.int64)
+    used = np.full(_doubled_to(want_used, len(old_used)), EMPTY_ID, np.int64)
+    _rehash(old_used, used)
+    n_rows = _doubled_to(int(r["need_rows"]), int(r["n_rows"]))
+    sig = _aux_part(sim, "sig")
+    aux = _layout(rec, used, cap_ord, n_rows, _aux_part(sim, "rej").ravel(), sig[0], sig[1])
     if r["err"] == ERR_CAPACITY:
         nr["err"] = 0
     nr["need_out"] = nr["need_lvl"] = nr["need_rows"] = 0
-    return SimState(
-        rec,
-        pend,
-        pend_at,
-        out,
-        orders,
-        levels,
-        used,
-        scr_rows,
-        np.zeros(cap_ord, np.int64),
-        sim.rej.copy(),
-        sim.sig_thr,
-        sim.sig_mod,
-    )
+    return SimState(rec, pend, out, orders, levels, aux)
 
 
 # -- small helpers -----------------------------------------------------------------------
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def _hash(cid: int, mask: int) -> int:
     return ((cid * 0x9E3779B97F4A7C15) >> 17) & mask
 
 
-@njit(cache=True)
-def _used_has(used: np.ndarray, cid: int) -> bool:
-    mask = len(used) - 1
+@njit(cache=True, _nrt=False)
+def _used_has(tab: np.ndarray, a: int, n: int, cid: int) -> bool:
+    """Is ``cid`` in the hash set ``tab[a : a + n]`` (n a power of two)?"""
+    mask = n - 1
     i = _hash(cid, mask)
     while True:
-        v = used[i]
+        v = tab[a + i]
         if v == cid:
             return True
         if v == EMPTY_ID:
@@ -406,22 +452,29 @@ def _used_has(used: np.ndarray, cid: int) -> bool:
         i = (i + 1) & mask
 
 
-@njit(cache=True)
-def _used_add(used: np.ndarray, cid: int) -> bool:
+@njit(cache=True, _nrt=False)
+def _used_add(tab: np.ndarray, a: int, n: int, cid: int) -> bool:
     """Insert ``cid``; False if it was there already."""
-    mask = len(used) - 1
+    mask = n - 1
     i = _hash(cid, mask)
     while True:
-        v = used[i]
+        v = tab[a + i]
         if v == cid:
             return False
         if v == EMPTY_ID:
-            used[i] = cid
+            tab[a + i] = cid
             return True
         i = (i + 1) & mask
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
+def _rehash(old: np.ndarray, new: np.ndarray) -> None:
+    for cid in old:
+        if cid != EMPTY_ID:
+            _used_add(new, 0, len(new), cid)
+
+
+@njit(cache=True, _nrt=False)
 def md_venue_ts(rec: np.ndarray, recv_ts: int, exch_ts: int) -> int:
     """``MdClock.venue_ts`` on the clock fields of ``rec`` (a SIM_REC array)."""
     r = rec[0]
@@ -436,26 +489,28 @@ def md_venue_ts(rec: np.ndarray, recv_ts: int, exch_ts: int) -> int:
     return recv_ts - latency
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _valid_price(sim: SimState, price: int) -> bool:
     if price <= 0:
         return False
     if not sim.rec[0].sig:
         return True
-    thr = sim.sig_thr
-    i = len(thr) - 1
-    while i > 0 and price < thr[i]:
+    r = sim.rec[0]
+    aux = sim.aux
+    a = r.a_sig
+    i = r.n_sig - 1
+    while i > 0 and price < aux[a + i]:
         i -= 1
-    return price % sim.sig_mod[i] == 0
+    return price % aux[a + r.n_sig + i] == 0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def sim_valid_price(sim: SimState, price: int) -> bool:
     """The venue's price rule (tick grid and significant figures), for tests."""
     return _valid_price(sim, price)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def _below_min(sim: SimState, price: int, qty: int) -> bool:
     """``price * qty < min_units`` for positive price and qty (a product beyond int64 is not)."""
     if mul_overflows(price, qty):
@@ -463,7 +518,7 @@ def _below_min(sim: SimState, price: int, qty: int) -> bool:
     return price * qty < sim.rec[0].min_units
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _view_best(sim: SimState, side: int, book: KBook) -> int:
     """TopView.best: NO_PRICE for None."""
     r = sim.rec[0]
@@ -474,7 +529,7 @@ def _view_best(sim: SimState, side: int, book: KBook) -> int:
     return best_bid(book) if side == BID else best_ask(book)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _crosses(sim: SimState, side: int, price: int, book: KBook) -> bool:
     r = sim.rec[0]
     opp = _view_best(sim, -side, book)
@@ -485,7 +540,7 @@ def _crosses(sim: SimState, side: int, price: int, book: KBook) -> bool:
     return (opp != NO_PRICE and price <= opp) or (own != NO_PRICE and price <= own)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _find_level(sim: SimState, side: int, price: int) -> int:
     lv = sim.levels
     for j in range(sim.rec[0].lvl_hw):
@@ -494,7 +549,7 @@ def _find_level(sim: SimState, side: int, price: int) -> int:
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _new_level(sim: SimState, side: int, price: int, qty: int, bbo_seq: int) -> int:
     r = sim.rec[0]
     lv = sim.levels
@@ -515,19 +570,45 @@ def _new_level(sim: SimState, side: int, price: int, qty: int, bbo_seq: int) -> 
     L.n = 0
     L.snap_seen = False
     r.n_levels += 1
+    if side == BID:
+        if price < r.lv_bid_lo:
+            r.lv_bid_lo = price
+        if price > r.lv_bid_hi:
+            r.lv_bid_hi = price
+    else:
+        if price < r.lv_ask_lo:
+            r.lv_ask_lo = price
+        if price > r.lv_ask_hi:
+            r.lv_ask_hi = price
     return j
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _del_level(sim: SimState, j: int) -> None:
     r = sim.rec[0]
-    sim.levels[j].live = False
+    lv = sim.levels
+    lv[j].live = False
     r.n_levels -= 1
-    while r.lvl_hw > 0 and not sim.levels[r.lvl_hw - 1].live:
+    while r.lvl_hw > 0 and not lv[r.lvl_hw - 1].live:
         r.lvl_hw -= 1
+    blo = alo = INT64_MAX
+    bhi = ahi = INT64_MIN
+    for i in range(r.lvl_hw):
+        if lv[i].live:
+            p = lv[i].price
+            if lv[i].side == BID:
+                blo = min(blo, p)
+                bhi = max(bhi, p)
+            else:
+                alo = min(alo, p)
+                ahi = max(ahi, p)
+    r.lv_bid_lo = blo
+    r.lv_bid_hi = bhi
+    r.lv_ask_lo = alo
+    r.lv_ask_hi = ahi
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _find_order(sim: SimState, cid: int) -> int:
     if cid < 0:
         return -1
@@ -538,7 +619,7 @@ def _find_order(sim: SimState, cid: int) -> int:
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _extremes(sim: SimState) -> None:
     r = sim.rec[0]
     od = sim.orders
@@ -557,7 +638,7 @@ def _extremes(sim: SimState) -> None:
     r.min_ask = ask
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _set_err(sim: SimState, what: int) -> None:
     r = sim.rec[0]
     if r.err == 0:
@@ -566,7 +647,7 @@ def _set_err(sim: SimState, what: int) -> None:
 
 
 # -- responses ---------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _push(sim: SimState) -> int:
     """A cleared slot at the back of the response ring (sim_fits guaranteed room)."""
     r = sim.rec[0]
@@ -596,7 +677,7 @@ def _push(sim: SimState) -> int:
     return i
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _update(sim: SimState, k: int, status: int, reason: int) -> None:
     o = sim.orders[k]
     x = sim.out[_push(sim)]
@@ -610,14 +691,16 @@ def _update(sim: SimState, k: int, status: int, reason: int) -> None:
     x.r_code = reason
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _reject(sim: SimState, a, reason: int, k: int) -> None:  # type: ignore[no-untyped-def]
     """Reject action ``a``; ``k`` >= 0: the order it named, which stays as it was."""
-    rej = sim.rej
-    if rej[0, reason] == 0:
-        sim.rec[0].rej_seq += 1
-        rej[1, reason] = sim.rec[0].rej_seq
-    rej[0, reason] += 1
+    r = sim.rec[0]
+    aux = sim.aux
+    i = r.a_rej + reason
+    if aux[i] == 0:
+        r.rej_seq += 1
+        aux[i + N_REASONS] = r.rej_seq
+    aux[i] += 1
     x = sim.out[_push(sim)]
     x.cid = a.cid
     x.status = S_REJECTED
@@ -636,7 +719,7 @@ def _reject(sim: SimState, a, reason: int, k: int) -> None:  # type: ignore[no-u
     x.r_code = reason
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _fill(sim: SimState, k: int, qty: int, price: int, maker: bool) -> None:
     r = sim.rec[0]
     o = sim.orders[k]
@@ -683,7 +766,7 @@ def _fill(sim: SimState, k: int, qty: int, price: int, maker: bool) -> None:
 
 
 # -- queue bookkeeping -------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _view_displayed(sim: SimState, side: int, price: int, book: KBook) -> tuple[int, int]:
     r = sim.rec[0]
     if r.v_fresh:
@@ -700,7 +783,7 @@ def _view_displayed(sim: SimState, side: int, price: int, book: KBook) -> tuple[
     return qty_at(book, side, price), -1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _join(sim: SimState, k: int, book: KBook) -> None:
     """Back of the queue: ahead = displayed qty now (less liquidity we already took)."""
     r = sim.rec[0]
@@ -730,7 +813,7 @@ def _join(sim: SimState, k: int, book: KBook) -> None:
     L.n += 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _leave(sim: SimState, k: int) -> None:
     o = sim.orders[k]
     j = o.lvl
@@ -750,7 +833,7 @@ def _leave(sim: SimState, k: int) -> None:
         _del_level(sim, j)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _remove(sim: SimState, k: int) -> None:
     r = sim.rec[0]
     sim.orders[k].live = False
@@ -761,7 +844,7 @@ def _remove(sim: SimState, k: int) -> None:
     _extremes(sim)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _prob(sim: SimState, front: float, back: float) -> float:
     r = sim.rec[0]
     if r.queue_model == Q_POWER:
@@ -779,7 +862,7 @@ def _prob(sim: SimState, front: float, back: float) -> float:
     return fb / total if total > 0 else 1.0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _depth(sim: SimState, k: int, prev_qty: int, new_qty: int) -> None:
     """The queue model's depth update of order ``k`` (queue.py ``depth``)."""
     o = sim.orders[k]
@@ -817,7 +900,7 @@ def _depth(sim: SimState, k: int, prev_qty: int, new_qty: int) -> None:
         o.ahead_int = True
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _set_level(sim: SimState, j: int, qty: int) -> None:
     """New displayed qty of a tracked level: queue estimates follow, ``taken`` is capped."""
     L = sim.levels[j]
@@ -836,7 +919,7 @@ def _set_level(sim: SimState, j: int, qty: int) -> None:
 
 
 # -- order entry -------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _take_level(  # type: ignore[no-untyped-def]
     sim: SimState, side: int, price: int, qty: int, bbo_seq: int, want: int
 ) -> bool:
@@ -856,7 +939,7 @@ def _take_level(  # type: ignore[no-untyped-def]
     return o.filled >= want
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _take(sim: SimState, book: KBook) -> None:
     """Immediate-or-cancel: walk the displayed opposite levels up to the limit."""
     r = sim.rec[0]
@@ -902,7 +985,7 @@ def _take(sim: SimState, book: KBook) -> None:
         r.expired += 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _place(sim: SimState, a, book: KBook) -> None:  # type: ignore[no-untyped-def]
     r = sim.rec[0]
     cid = a.cid
@@ -912,7 +995,7 @@ def _place(sim: SimState, a, book: KBook) -> None:  # type: ignore[no-untyped-de
     why = 0
     if cid < 0:
         why = R_MISSING_ID
-    elif _used_has(sim.used, cid):
+    elif _used_has(sim.aux, r.a_used, r.n_used, cid):
         why = R_DUPLICATE
     elif side != BID and side != ASK:
         why = R_SIDE
@@ -929,7 +1012,7 @@ def _place(sim: SimState, a, book: KBook) -> None:  # type: ignore[no-untyped-de
     if why:
         _reject(sim, a, why, -1)
         return
-    _used_add(sim.used, cid)
+    _used_add(sim.aux, r.a_used, r.n_used, cid)
     r.used_count += 1
     r.order_no += 1
     if a.post_only:
@@ -968,7 +1051,7 @@ def _place(sim: SimState, a, book: KBook) -> None:  # type: ignore[no-untyped-de
         _take(sim, book)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _amend(sim: SimState, a, book: KBook) -> None:  # type: ignore[no-untyped-def]
     r = sim.rec[0]
     k = _find_order(sim, a.cid)
@@ -1010,7 +1093,7 @@ def _amend(sim: SimState, a, book: KBook) -> None:  # type: ignore[no-untyped-de
     _update(sim, k, S_AMENDED, 0)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _cancel(sim: SimState, a) -> None:  # type: ignore[no-untyped-def]
     k = _find_order(sim, a.cid)
     if k < 0:
@@ -1021,35 +1104,36 @@ def _cancel(sim: SimState, a) -> None:  # type: ignore[no-untyped-def]
     sim.rec[0].canceled += 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _cancel_all(sim: SimState) -> None:
     r = sim.rec[0]
     od = sim.orders
-    ks = sim.scr_ord
+    ks = sim.aux
+    a = r.a_ord
     n = 0
     for k in range(1, r.ord_hw):  # placement order: ascending venue_no
         if od[k].live:
             v = od[k].venue_no
             i = n
-            while i > 0 and od[ks[i - 1]].venue_no > v:
-                ks[i] = ks[i - 1]
+            while i > 0 and od[ks[a + i - 1]].venue_no > v:
+                ks[a + i] = ks[a + i - 1]
                 i -= 1
-            ks[i] = k
+            ks[a + i] = k
             n += 1
     for i in range(n):
-        k = ks[i]
+        k = ks[a + i]
         _remove(sim, k)
         _update(sim, k, S_CANCELED, R_CANCEL_ALL)
         r.canceled += 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _run_pending(sim: SimState, until: int, book: KBook) -> None:
     r = sim.rec[0]
     cap = len(sim.pend)
-    while r.p_count > 0 and sim.pend_at[r.p_head] <= until:
+    while r.p_count > 0 and sim.pend[r.p_head].at <= until:
         i = r.p_head
-        arrival = sim.pend_at[i]
+        arrival = sim.pend[i].at
         r.p_head = i + 1 if i + 1 < cap else 0
         r.p_count -= 1
         a = sim.pend[i]  # stays intact: only sim_send writes the ring
@@ -1073,12 +1157,13 @@ def _run_pending(sim: SimState, until: int, book: KBook) -> None:
 
 
 # -- market data -------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _crossed_orders(sim: SimState, side: int, price: int, vts: int) -> int:
     """Our resting orders on ``side`` at or through ``price`` that joined by ``vts``,
-    price then time priority, into ``scr_ord``; returns how many."""
+    price then time priority, into the order scratch; returns how many."""
     od = sim.orders
-    ks = sim.scr_ord
+    ks = sim.aux
+    a = sim.rec[0].a_ord
     n = 0
     for k in range(1, sim.rec[0].ord_hw):
         o = od[k]
@@ -1090,45 +1175,47 @@ def _crossed_orders(sim: SimState, side: int, price: int, vts: int) -> int:
         pr = o.priority
         i = n
         while i > 0:
-            q = od[ks[i - 1]]
+            q = od[ks[a + i - 1]]
             qk = -q.price if side == BID else q.price
             if qk > key or (qk == key and q.priority > pr):
-                ks[i] = ks[i - 1]
+                ks[a + i] = ks[a + i - 1]
                 i -= 1
             else:
                 break
-        ks[i] = k
+        ks[a + i] = k
         n += 1
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _on_cross(sim: SimState, n_rows: int, bbo_seq: int, vts: int) -> None:
     """Displayed opposite liquidity at or through our prices fills us (maker)."""
-    rows = sim.scr_rows
+    rows = sim.aux
+    a = sim.rec[0].a_rows
     # stable sort by -side * price: bids descending, then asks ascending
     for i in range(1, n_rows):
-        s, p, q = rows[i, 0], rows[i, 1], rows[i, 2]
+        s, p, q = rows[a + 3 * i], rows[a + 3 * i + 1], rows[a + 3 * i + 2]
         key = -s * p
         m = i
-        while m > 0 and -rows[m - 1, 0] * rows[m - 1, 1] > key:
-            rows[m, 0] = rows[m - 1, 0]
-            rows[m, 1] = rows[m - 1, 1]
-            rows[m, 2] = rows[m - 1, 2]
+        while m > 0 and -rows[a + 3 * m - 3] * rows[a + 3 * m - 2] > key:
+            rows[a + 3 * m] = rows[a + 3 * m - 3]
+            rows[a + 3 * m + 1] = rows[a + 3 * m - 2]
+            rows[a + 3 * m + 2] = rows[a + 3 * m - 1]
             m -= 1
-        rows[m, 0] = s
-        rows[m, 1] = p
-        rows[m, 2] = q
+        rows[a + 3 * m] = s
+        rows[a + 3 * m + 1] = p
+        rows[a + 3 * m + 2] = q
     for i in range(n_rows):
-        side, price, qty = rows[i, 0], rows[i, 1], rows[i, 2]
+        side, price, qty = rows[a + 3 * i], rows[a + 3 * i + 1], rows[a + 3 * i + 2]
         j = _find_level(sim, side, price)
         avail = qty if j < 0 else sim.levels[j].qty - sim.levels[j].taken
         if avail <= 0:
             continue
         n_ours = _crossed_orders(sim, -side, price, vts)
         used = 0
+        a_ord = sim.rec[0].a_ord
         for m in range(n_ours):
-            k = sim.scr_ord[m]
+            k = sim.aux[a_ord + m]
             o = sim.orders[k]
             n = o.qty - o.filled
             if avail - used < n:
@@ -1143,7 +1230,7 @@ def _on_cross(sim: SimState, n_rows: int, bbo_seq: int, vts: int) -> None:
             sim.levels[j].taken += used
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _on_book(sim: SimState, ev: np.ndarray, start: int, end: int, vts: int) -> None:
     r = sim.rec[0]
     seq = ev[start].seq
@@ -1188,18 +1275,56 @@ def _on_book(sim: SimState, ev: np.ndarray, start: int, end: int, vts: int) -> N
                 continue  # the BBO already told us something newer about this level
             L.bbo_seq = -1
             _set_level(sim, j, qty)
+        if stale or r.n_orders == 0:
+            return  # older than the BBO: its top may be gone already, so it cannot cross us
+        n = _crossing_rows(sim, ev, start, end)
     else:
+        # one pass: the tracked levels the rows inform, in row order (the reference's
+        # `informed` list, then `_set_level`s), and the rows that cross our orders (they
+        # depend on the rows and our extremes only, which `_set_level` does not change)
+        cross = not stale and r.n_orders > 0
+        max_bid = r.max_bid
+        min_ask = r.min_ask
+        blo, bhi, alo, ahi = r.lv_bid_lo, r.lv_bid_hi, r.lv_ask_lo, r.lv_ask_hi
+        rows = sim.aux
+        a = r.a_rows
+        n = 0
         for i in range(start, end):
-            j = _find_level(sim, ev[i].side, ev[i].price)
-            if j < 0 or 0 <= seq < lv[j].bbo_seq:
-                continue
-            lv[j].bbo_seq = -1
-            _set_level(sim, j, ev[i].qty)
-    if stale or r.n_orders == 0:
-        return  # older than the BBO: its top may be gone already, so it cannot cross us
+            side = ev[i].side
+            price = ev[i].price
+            qty = ev[i].qty
+            if (blo <= price <= bhi) if side == BID else (alo <= price <= ahi):
+                j = _find_level(sim, side, price)
+                if j >= 0 and not 0 <= seq < lv[j].bbo_seq:
+                    lv[j].bbo_seq = -1
+                    _set_level(sim, j, qty)
+            if (
+                cross
+                and qty > 0
+                and (
+                    (side == ASK and max_bid != NO_PRICE and price <= max_bid)
+                    or (side == BID and min_ask != NO_PRICE and price >= min_ask)
+                )
+            ):
+                rows[a + 3 * n] = side
+                rows[a + 3 * n + 1] = price
+                rows[a + 3 * n + 2] = qty
+                n += 1
+        if not cross:
+            return  # stale: older than the BBO, its top may be gone, it cannot cross us
+    if n:
+        _on_cross(sim, n, -1, vts)
+
+
+@njit(cache=True, _nrt=False)
+def _crossing_rows(sim: SimState, ev: np.ndarray, start: int, end: int) -> int:
+    """Rows of a book message showing liquidity at or through our prices, into the row
+    scratch; returns how many."""
+    r = sim.rec[0]
     max_bid = r.max_bid
     min_ask = r.min_ask
-    rows = sim.scr_rows
+    rows = sim.aux
+    a = r.a_rows
     n = 0
     for i in range(start, end):
         side = ev[i].side
@@ -1209,15 +1334,14 @@ def _on_book(sim: SimState, ev: np.ndarray, start: int, end: int, vts: int) -> N
             (side == ASK and max_bid != NO_PRICE and price <= max_bid)
             or (side == BID and min_ask != NO_PRICE and price >= min_ask)
         ):
-            rows[n, 0] = side
-            rows[n, 1] = price
-            rows[n, 2] = qty
+            rows[a + 3 * n] = side
+            rows[a + 3 * n + 1] = price
+            rows[a + 3 * n + 2] = qty
             n += 1
-    if n:
-        _on_cross(sim, n, -1, vts)
+    return n
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _on_bbo(sim: SimState, ev: np.ndarray, start: int, end: int, vts: int) -> None:
     r = sim.rec[0]
     seq = ev[start].seq
@@ -1268,23 +1392,24 @@ def _on_bbo(sim: SimState, ev: np.ndarray, start: int, end: int, vts: int) -> No
         _set_level(sim, j, qty)
     if r.n_orders == 0:
         return
-    rows = sim.scr_rows
+    rows = sim.aux
+    a = r.a_rows
     n = 0
     if ap and r.max_bid != NO_PRICE and ap <= r.max_bid:
-        rows[n, 0] = ASK
-        rows[n, 1] = ap
-        rows[n, 2] = aq
+        rows[a] = ASK
+        rows[a + 1] = ap
+        rows[a + 2] = aq
         n += 1
     if bp and r.min_ask != NO_PRICE and bp >= r.min_ask:
-        rows[n, 0] = BID
-        rows[n, 1] = bp
-        rows[n, 2] = bq
+        rows[a + 3 * n] = BID
+        rows[a + 3 * n + 1] = bp
+        rows[a + 3 * n + 2] = bq
         n += 1
     if n:
         _on_cross(sim, n, bbo_seq, vts)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _match_trade(sim: SimState, side: int, price: int, qty: int, vts: int) -> None:
     """One trade against our resting orders on ``side`` (the passive side)."""
     if qty > MAX_EXACT:
@@ -1293,8 +1418,9 @@ def _match_trade(sim: SimState, side: int, price: int, qty: int, vts: int) -> No
     rem_f = False  # the reference's `remaining` has become a float
     # 1. trade-through: our orders at prices better for the aggressor, in priority
     n_thr = _crossed_orders(sim, side, price + side, vts)
+    a_ord = sim.rec[0].a_ord
     for m in range(n_thr):
-        k = sim.scr_ord[m]
+        k = sim.aux[a_ord + m]
         o = sim.orders[k]
         n = o.qty - o.filled
         c = int(remaining + EPS)
@@ -1349,7 +1475,7 @@ def _match_trade(sim: SimState, side: int, price: int, qty: int, vts: int) -> No
         k = nxt
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _on_trades(sim: SimState, ev: np.ndarray, start: int, end: int, vts: int) -> None:
     r = sim.rec[0]
     for i in range(start, end):
@@ -1370,7 +1496,7 @@ def _on_trades(sim: SimState, ev: np.ndarray, start: int, end: int, vts: int) ->
 
 
 # -- the driver's interface --------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def sim_send(sim: SimState, actions: np.ndarray, i: int, local_ts: int) -> None:
     """Queue ``actions[i]``; it reaches the venue ``order_latency`` after ``local_ts``.
 
@@ -1391,7 +1517,7 @@ def sim_send(sim: SimState, actions: np.ndarray, i: int, local_ts: int) -> None:
     if (
         r.p_count >= cap
         or (place and r.n_orders + r.p_places + 2 > len(sim.orders))
-        or (place and 2 * (r.used_count + r.p_places + 1) > len(sim.used))
+        or (place and 2 * (r.used_count + r.p_places + 1) > r.n_used)
     ):
         r.err = ERR_CAPACITY
         return
@@ -1418,13 +1544,13 @@ def sim_send(sim: SimState, actions: np.ndarray, i: int, local_ts: int) -> None:
     p.r_f1 = a.r_f1
     p.r_f2 = a.r_f2
     p.r_tok = a.r_tok
-    sim.pend_at[j] = local_ts + r.order_lat
+    p.at = local_ts + r.order_lat
     r.p_count += 1
     if place:
         r.p_places += 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def sim_headroom_ok(sim: SimState) -> bool:
     """No error, and room for ``SEND_HEADROOM`` more sends (else: grow_sim between messages)."""
     r = sim.rec[0]
@@ -1433,11 +1559,11 @@ def sim_headroom_ok(sim: SimState) -> bool:
         r.err == 0
         and len(sim.pend) - r.p_count >= h
         and len(sim.orders) - 1 - r.n_orders - r.p_places >= h
-        and len(sim.used) // 2 - r.used_count - r.p_places >= h
+        and r.n_used // 2 - r.used_count - r.p_places >= h
     )
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _fits(sim: SimState, book: KBook, kind: int, n_rows: int) -> bool:
     """Room for a message of ``kind`` with ``n_rows`` rows (0: an advance): an upper bound
     of the responses, tracked levels and crossing rows it can produce. False records the
@@ -1492,9 +1618,7 @@ def _fits(sim: SimState, book: KBook, kind: int, n_rows: int) -> bool:
             out += 4 * n_max
             lvl += 2
     ok = (
-        r.o_count + out <= len(sim.out)
-        and r.n_levels + lvl <= len(sim.levels)
-        and rows <= len(sim.scr_rows)
+        r.o_count + out <= len(sim.out) and r.n_levels + lvl <= len(sim.levels) and rows <= r.n_rows
     )
     if not ok:
         r.need_out = out
@@ -1503,23 +1627,93 @@ def _fits(sim: SimState, book: KBook, kind: int, n_rows: int) -> bool:
     return ok
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def sim_fits(sim: SimState, book: KBook, ev: np.ndarray, start: int, end: int) -> bool:
     """True if :func:`sim_on_market` of ``ev[start:end]`` cannot run out of room (else
     return to Python, :func:`grow_sim`, and resume with this message)."""
     return _fits(sim, book, ev[start].kind, end - start)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def sim_advance_fits(sim: SimState, book: KBook) -> bool:
     """The same for :func:`sim_advance`."""
     return _fits(sim, book, 0, 0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", _nrt=False)
+def sim_quiet(sim: SimState) -> bool:
+    """Nothing in flight and no level tracked (no resting order, no consumed liquidity):
+    a market message changes only the clock, the BBO view and a counter (and needs no room)."""
+    r = sim.rec[0]
+    return r.p_count == 0 and r.n_levels == 0
+
+
+@njit(cache=True, _nrt=False)
+def sim_on_market_quiet(rec: np.ndarray, ev: np.ndarray, start: int, end: int) -> None:
+    """:func:`sim_on_market` when :func:`sim_quiet` (``rec`` is ``sim.rec``)."""
+    r = rec[0]
+    e0 = ev[start]
+    vts = md_venue_ts(rec, e0.recv_ts, e0.exch_ts)
+    if vts > r.now:
+        r.now = vts
+    r.messages += 1
+    kind = e0.kind
+    if K_SNAPSHOT <= kind <= K_DELTA:  # TopView.on_book
+        seq = e0.seq
+        stale = r.v_fresh and 0 <= seq < r.v_bbo_seq
+        if seq >= 0:
+            r.v_book_seq = seq
+        r.v_fresh = stale
+    elif kind == K_BBO:  # TopView.on_bbo
+        seq = e0.seq
+        if 0 <= seq < r.v_book_seq:
+            return
+        r.v_bbo_seq = seq
+        for i in range(start, end):
+            side = ev[i].side
+            price = ev[i].price
+            qty = ev[i].qty
+            if price <= 0 or qty <= 0:
+                price = 0
+                qty = 0
+            if side == BID:
+                r.v_bid_p = price
+                r.v_bid_q = qty
+            elif side == ASK:
+                r.v_ask_p = price
+                r.v_ask_q = qty
+        r.v_fresh = True
+    elif kind == K_FEED_RESET:
+        r.v_fresh = False
+        r.v_bid_p = 0
+        r.v_bid_q = 0
+        r.v_ask_p = 0
+        r.v_ask_q = 0
+        r.v_bbo_seq = -1
+
+
+@njit(cache=True, _nrt=False)
 def sim_on_market(sim: SimState, book: KBook, ev: np.ndarray, start: int, end: int) -> None:
     """One recorded venue message ``ev[start:end]``; ``book`` is the trader's book *before*
-    it (read only). Without room (see sim_fits) sets ERR_CAPACITY and changes nothing."""
+    it (read only). Without room sets ERR_CAPACITY and changes nothing (grow, call again).
+
+    A loop calling this on every message saves the call when the venue is quiet::
+
+        if sim_quiet(sim):
+            sim_on_market_quiet(sim.rec, ev, start, end)
+        else:
+            sim_on_market(sim, book, ev, start, end)
+            if sim.rec[0].err == ERR_CAPACITY: ...  # back to Python: grow_sim, same message
+    """
+    if sim_quiet(sim):
+        sim_on_market_quiet(sim.rec, ev, start, end)
+    else:
+        _on_market_full(sim, book, ev, start, end)
+
+
+@njit(cache=True, _nrt=False)
+def _on_market_full(sim: SimState, book: KBook, ev: np.ndarray, start: int, end: int) -> None:
+    """sim_on_market in general (also right when quiet, only slower)."""
     r = sim.rec[0]
     if (r.p_count or r.n_orders) and not _fits(sim, book, ev[start].kind, end - start):
         r.err = ERR_CAPACITY
@@ -1548,7 +1742,7 @@ def sim_on_market(sim: SimState, book: KBook, ev: np.ndarray, start: int, end: i
         r.v_bbo_seq = -1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def sim_advance(sim: SimState, book: KBook, local_ts: int) -> None:
     """Move the venue clock to ``local_ts``: process the actions that arrived by then.
     Without room (see sim_advance_fits) sets ERR_CAPACITY and changes nothing."""
@@ -1562,7 +1756,7 @@ def sim_advance(sim: SimState, book: KBook, local_ts: int) -> None:
         r.now = local_ts
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def sim_next_response_ts(sim: SimState) -> int:
     """Local time at which the next response reaches the strategy; NO_TS (INT64_MAX) if none."""
     r = sim.rec[0]
@@ -1571,7 +1765,7 @@ def sim_next_response_ts(sim: SimState) -> int:
     return sim.out[r.o_head].recv_ts
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def sim_poll(sim: SimState, local_ts: int, out: np.ndarray, start: int) -> int:
     """Move the responses visible by ``local_ts`` into ``out[start:]``, in order; returns how
     many (at most ``len(out) - start``: poll again if that many came back)."""
@@ -1843,7 +2037,7 @@ class CompiledSimVenue:
         """A snapshot of the counters (a new object per access)."""
         r = self.st.rec[0]
         st = SimStats(**{name: int(r[name]) for name in _STATS_FIELDS})
-        rej = self.st.rej
+        rej = _aux_part(self.st, "rej")
         codes = [c for c in range(N_REASONS) if rej[0, c]]
         codes.sort(key=lambda c: int(rej[1, c]))
         st.rejected = {format_reason(c): int(rej[0, c]) for c in codes}
