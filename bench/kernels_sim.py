@@ -37,7 +37,6 @@ from numba import njit
 from connectors.sim.config import SimConfig
 from connectors.sim.kernel import (
     SimState,
-    _aux_part,
     grow_sim,
     new_sim,
     sim_advance,
@@ -49,6 +48,7 @@ from connectors.sim.kernel import (
     sim_poll,
     sim_quiet,
     sim_send,
+    sim_stats,
 )
 from connectors.sim.venue import SimVenue
 from core.events import Fill, OrderStatus, message_bounds
@@ -277,7 +277,7 @@ def _kernel_run(
     out = {"responses": int(counts[0]), "fills": int(counts[1]), "sent": int(counts[2])}
     out.update(
         placed=int(r["placed"]), canceled=int(r["canceled"]), maker_qty=int(r["maker_qty"]),
-        fee_units=int(r["fee_units"]), rejected=int(_aux_part(sim, "rej")[0].sum()),
+        fee_units=int(r["fee_units"]), rejected=sum(sim_stats(sim).rejected.values()),
         position=int(r["position"]),
     )  # fmt: skip
     return secs, out, sim

@@ -1852,6 +1852,17 @@ class CompiledMdClock:
         return int(md_venue_ts(self.rec, recv_ts, exch_ts))
 
 
+def sim_stats(sim: SimState) -> SimStats:
+    """The reference's ``SimStats`` of a venue state (``rejected`` in first-seen order)."""
+    r = sim.rec[0]
+    st = SimStats(**{name: int(r[name]) for name in _STATS_FIELDS})
+    rej = _aux_part(sim, "rej")
+    codes = [c for c in range(N_REASONS) if rej[0, c]]
+    codes.sort(key=lambda c: int(rej[1, c]))
+    st.rejected = {format_reason(c): int(rej[0, c]) for c in codes}
+    return st
+
+
 def _as_kbook(book: object) -> KBook:
     st = getattr(book, "st", book)
     if not isinstance(st, KBook):
@@ -2035,10 +2046,4 @@ class CompiledSimVenue:
     @property
     def stats(self) -> SimStats:
         """A snapshot of the counters (a new object per access)."""
-        r = self.st.rec[0]
-        st = SimStats(**{name: int(r[name]) for name in _STATS_FIELDS})
-        rej = _aux_part(self.st, "rej")
-        codes = [c for c in range(N_REASONS) if rej[0, c]]
-        codes.sort(key=lambda c: int(rej[1, c]))
-        st.rejected = {format_reason(c): int(rej[0, c]) for c in codes}
-        return st
+        return sim_stats(self.st)

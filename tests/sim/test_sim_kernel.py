@@ -447,6 +447,19 @@ def test_fee_beyond_int64_is_a_clear_error() -> None:
                 venue.on_market(m, book)
 
 
+def test_quantity_beyond_float_exactness_is_a_clear_error() -> None:
+    # the queue model mixes ints and floats; above 2**53 lots float64 is no longer exact
+    v, book = CompiledSimVenue(SPEC, SimConfig()), CompiledBook()
+    book.set(BID, 1000, 5)
+    book.set(ASK, 1002, 5)
+    v.send(OrderAction(ActionType.PLACE, SPEC.id, "b", BID, 1000, 2), 0)
+    v.on_market(Message(Kind.BOOK_DELTA, 0, 1, 10 * MS, 0, 1, -1, -1, -1, [(ASK, 1003, 1)]), book)
+    assert list(v.open_orders()) == ["b"]
+    huge = Message(Kind.TRADE, 0, 1, 11 * MS, 0, 2, -1, -1, -1, [(ASK, 1000, 2**53 + 1)])
+    with pytest.raises(MMError, match=r"beyond 2\*\*53 lots"):
+        v.on_market(huge, book)
+
+
 def test_unrepresentable_action_is_refused() -> None:
     v = CompiledSimVenue(SPEC, SimConfig())
     with pytest.raises(ValueError, match="order qty 9223372036854775808 does not fit"):
