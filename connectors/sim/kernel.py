@@ -38,10 +38,10 @@ the loop returns to Python, calls :func:`grow_sim` and gives it the same message
 
 Per-message cost: every function here is compiled with ``_nrt=False`` (no reference
 counting: they never allocate, and numba otherwise pays two calls per array argument at
-each function boundary it cannot prune, ~20 per ``sim_on_market`` call). A loop can skip
-even the call when :func:`sim_quiet` (nothing in flight, nothing tracked) by calling
-:func:`sim_on_market_quiet` instead (a few ns), and can skip ``sim_poll`` while
-``sim_next_response_ts(sim) > now``.
+each function boundary it cannot prune, ~20 per ``sim_on_market`` call). When the venue
+is quiet (:func:`sim_quiet`: nothing in flight, nothing tracked) ``sim_on_market`` only
+runs :func:`sim_on_market_quiet` (clock, BBO view, counter). A loop can skip ``sim_poll``
+while ``sim_next_response_ts(sim) > now``.
 
 Errors are left in ``rec.err`` (the wrapper raises): ``ERR_SEND_BACKWARDS`` (a send
 before the previous one; nothing changed, the reference's ValueError), ``ERR_OVERFLOW``
@@ -1695,15 +1695,9 @@ def sim_on_market_quiet(rec: np.ndarray, ev: np.ndarray, start: int, end: int) -
 @njit(cache=True, _nrt=False)
 def sim_on_market(sim: SimState, book: KBook, ev: np.ndarray, start: int, end: int) -> None:
     """One recorded venue message ``ev[start:end]``; ``book`` is the trader's book *before*
-    it (read only). Without room sets ERR_CAPACITY and changes nothing (grow, call again).
-
-    A loop calling this on every message saves the call when the venue is quiet::
-
-        if sim_quiet(sim):
-            sim_on_market_quiet(sim.rec, ev, start, end)
-        else:
-            sim_on_market(sim, book, ev, start, end)
-            if sim.rec[0].err == ERR_CAPACITY: ...  # back to Python: grow_sim, same message
+    it (read only). Without room sets ERR_CAPACITY and changes nothing: the loop returns
+    to Python, calls grow_sim and gives it the same message again. With nothing in flight
+    and nothing tracked (sim_quiet) it costs a few ns (sim_on_market_quiet).
     """
     if sim_quiet(sim):
         sim_on_market_quiet(sim.rec, ev, start, end)
