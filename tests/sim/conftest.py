@@ -6,7 +6,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
-from sim_harness import Harness
+from sim_harness import IMPLS, Harness
 
 from core.instruments import InstrumentSpec
 
@@ -16,12 +16,18 @@ def spec() -> InstrumentSpec:
     return InstrumentSpec("sim", "TEST", Decimal("0.1"), Decimal("1"), Decimal("10"))
 
 
+@pytest.fixture(params=IMPLS)
+def impl(request: pytest.FixtureRequest) -> str:
+    """Every venue test runs against the reference SimVenue and the compiled kernel."""
+    return request.param
+
+
 @pytest.fixture
-def make(spec: InstrumentSpec) -> Callable[..., Harness]:
+def make(spec: InstrumentSpec, impl: str) -> Callable[..., Harness]:
     """``make(**SimConfig fields)`` -> Harness with 5 ms latencies unless overridden."""
 
     def factory(**config: object) -> Harness:
-        return Harness(spec, **config)
+        return Harness(spec, impl, **config)
 
     return factory
 

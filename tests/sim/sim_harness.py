@@ -1,8 +1,9 @@
 """A hand-driven harness for the simulated venue: messages built by hand, times in ms.
 
 ``Harness`` plays the trader: each market message goes to ``venue.on_market`` first and
-is then applied to the harness's own ``L2Book`` (a snapshot replaces it), exactly the
-order the trader uses. Default spec: tick 0.1, lot 1, min notional 10, so a price of
+is then applied to the harness's own book (a snapshot replaces it), exactly the order the
+trader uses. ``impl`` picks the venue: ``"reference"`` (``SimVenue`` with an ``L2Book``)
+or ``"compiled"`` (``CompiledSimVenue`` with a ``CompiledBook``); every test runs on both. Default spec: tick 0.1, lot 1, min notional 10, so a price of
 1000 ticks is 100.0 and the notional of ``ticks x lots`` must reach 100 units.
 """
 
@@ -11,16 +12,31 @@ from __future__ import annotations
 import numpy as np
 
 from connectors.sim.config import SimConfig
+from connectors.sim.kernel import CompiledSimVenue
 from connectors.sim.venue import SimVenue
 from core.events import Fill, Kind, OrderStatus, OrderUpdate
 from core.instruments import InstrumentSpec
 from core.l2book import L2Book
+from core.l2book_kernel import CompiledBook
 from core.orders import ActionType, OrderAction
 from core.walk import Message
 
 MS = 1_000_000
 BUY = BID = 1
 SELL = ASK = -1
+IMPLS = ("reference", "compiled")
+Venue = SimVenue | CompiledSimVenue
+
+
+def make_venue(
+    impl: str, spec: InstrumentSpec, config: SimConfig
+) -> tuple[Venue, L2Book | CompiledBook]:
+    """A venue of implementation ``impl`` and the matching (empty) book type."""
+    if impl == "reference":
+        return SimVenue(spec, config), L2Book()
+    if impl == "compiled":
+        return CompiledSimVenue(spec, config), CompiledBook()
+    raise ValueError(f"unknown venue implementation {impl!r}")
 
 
 def ns(t_ms: float) -> int:
@@ -28,12 +44,12 @@ def ns(t_ms: float) -> int:
 
 
 class Harness:
-    def __init__(self, spec: InstrumentSpec, **config: object) -> None:
+    def __init__(self, spec: InstrumentSpec, impl: str = "reference", **config: object) -> None:
         cfg = {"order_latency_ms": 5.0, "response_latency_ms": 5.0, "md_latency_ms": 5.0}
         cfg.update(config)
         self.spec = spec
-        self.venue = SimVenue(spec, SimConfig(**cfg))  # type: ignore[arg-type]
-        self.book = L2Book()
+        self.impl = impl
+        self.venue, self.book = make_venue(impl, spec, SimConfig(**cfg))  # type: ignore[arg-type]
         self._ord = 0
 
     # -- market data ---------------------------------------------------------------------
@@ -120,22 +136,24 @@ def replay_with_quoter(
     spec: InstrumentSpec,
     config: SimConfig,
     pickle_at: int | None = None,
-) -> tuple[list[OrderUpdate | Fill], SimVenue]:
+    impl: str = "reference",
+) -> tuple[list[OrderUpdate | Fill], Venue]:
     """Replay recorded events as the trader does, with a toy quoter.
 
     Every 100 ms of local time it cancels its orders and places 2 post-only orders per
     side at the touch and one tick behind (the smallest qty above min notional). With
     ``pickle_at``, the venue is pickled and restored after that many messages (as a
-    Bytewax snapshot would), which must not change anything.
+    Bytewax snapshot would), which must not change anything. ``impl`` as for Harness (the
+    compiled venue reads a CompiledBook kept by the same book sync).
     """
     import pickle
 
     from core.walk import BOOK_KINDS, messages
     from operators.book.sync import book_sync_for
 
-    venue = SimVenue(spec, config)
+    venue, book = make_venue(impl, spec, config)
     sync = book_sync_for(spec.venue)
-    book = sync.book
+    sync.book = book  # type: ignore[assignment]
     out: list[OrderUpdate | Fill] = []
     live: dict[str, int] = {}
     next_quote = 0
@@ -144,7 +162,10 @@ def replay_with_quoter(
     for i, m in enumerate(messages(events)):
         if pickle_at is not None and i == pickle_at:
             venue = pickle.loads(pickle.dumps(venue))
-        venue.on_market(m, book)
+        if isinstance(venue, CompiledSimVenue):  # the same message, as rows of the batch
+            venue.on_rows(events, m.start, m.end, book)
+        else:
+            venue.on_market(m, book)
         if m.kind in BOOK_KINDS:
             sync.on_message(m.kind, m.seq, m.prev_seq, m.first_seq, m.levels)
         now = m.recv_ts

@@ -62,10 +62,10 @@ def test_min_notional_boundary_is_accepted(h: Harness) -> None:
     assert _statuses(_flush(h)) == [("x", OrderStatus.NEW, "")]
 
 
-def test_price_off_significant_figures_rejected() -> None:
+def test_price_off_significant_figures_rejected(impl: str) -> None:
     spec = known_instrument("hyperliquid", "BTC")  # tick 0.1, at most 5 significant figures
     assert spec is not None
-    h = Harness(spec)
+    h = Harness(spec, impl)
     h.snapshot(0, bids=[(1_000_000, 5)], asks=[(1_000_100, 5)])  # 100000.0 / 100010.0
     # 20 lots (0.0002 BTC) keep the notional above the 10 USDC minimum
     h.place(1, "bad", BID, 999_991, 20)  # 99999.1 has 6 significant figures

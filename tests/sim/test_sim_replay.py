@@ -2,6 +2,8 @@
 
 A slice of the bundled Binance sample (book diffs, trades and bookTicker) is replayed
 with a toy quoter keeping 4 orders near the touch, as the trader would drive the venue.
+Every test runs on the reference and on the compiled venue, and the compiled venue's
+responses, counters and resting orders must equal the reference's exactly.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sim_harness import MS, replay_with_quoter
+from sim_harness import IMPLS, MS, replay_with_quoter
 
 from connectors.sim.config import SimConfig
 from core.events import Fill, OrderStatus, OrderUpdate
@@ -29,28 +31,45 @@ def binance(sample_lake: Path) -> tuple[np.ndarray, object]:
     return events[: ends[N_MESSAGES - 1]], spec
 
 
-@pytest.mark.parametrize(
-    "config",
-    [
-        SimConfig(),
-        SimConfig(queue_model="power", md_latency="recorded"),
-        SimConfig(queue_model="log", order_latency_ms=1.0, md_latency_ms=0.5),
-    ],
-    ids=["risk_averse", "power-recorded", "log"],
-)
-def test_deterministic_and_snapshot_safe(binance: tuple, config: SimConfig) -> None:
+CONFIGS = {
+    "risk_averse": SimConfig(),
+    "power-recorded": SimConfig(queue_model="power", md_latency="recorded"),
+    "log": SimConfig(queue_model="log", order_latency_ms=1.0, md_latency_ms=0.5),
+}
+
+
+@pytest.fixture(scope="module")
+def reference_runs(binance: tuple) -> dict[str, tuple[list, object]]:
+    """The reference venue's replay per config (computed once, compared against below)."""
     events, spec = binance
-    first, v1 = replay_with_quoter(events, spec, config)
-    again, v2 = replay_with_quoter(events, spec, config)
-    restored, v3 = replay_with_quoter(events, spec, config, pickle_at=N_MESSAGES // 2)
+    return {name: replay_with_quoter(events, spec, c) for name, c in CONFIGS.items()}
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_deterministic_and_snapshot_safe(
+    binance: tuple, reference_runs: dict, name: str, impl: str
+) -> None:
+    events, spec = binance
+    config = CONFIGS[name]
+    first, v1 = replay_with_quoter(events, spec, config, impl=impl)
+    again, v2 = replay_with_quoter(events, spec, config, impl=impl)
+    restored, v3 = replay_with_quoter(events, spec, config, N_MESSAGES // 2, impl)
     assert first == again == restored
     assert v1.stats == v2.stats == v3.stats
     assert v1.stats.fills > 0  # the slice does exercise fills
+    # the compiled venue is the reference, response for response
+    ref_out, ref_venue = reference_runs[name]
+    assert first == ref_out
+    assert v1.stats == ref_venue.stats  # type: ignore[attr-defined]
+    assert v1.open_orders() == ref_venue.open_orders()  # type: ignore[attr-defined]
+    assert v1.position == ref_venue.position  # type: ignore[attr-defined]
 
 
-def test_replay_invariants(binance: tuple) -> None:
+@pytest.mark.parametrize("impl", IMPLS)
+def test_replay_invariants(binance: tuple, impl: str) -> None:
     events, spec = binance
-    out, venue = replay_with_quoter(events, spec, SimConfig())
+    out, venue = replay_with_quoter(events, spec, SimConfig(), impl=impl)
     st = venue.stats
     fills = [r for r in out if isinstance(r, Fill)]
     updates = [r for r in out if isinstance(r, OrderUpdate)]

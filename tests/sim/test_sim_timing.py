@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from sim_harness import ASK, BID, SELL, Harness, ns
 
+from connectors.sim.kernel import CompiledMdClock
 from connectors.sim.latency import MdClock
 from core.events import Fill, OrderStatus, OrderUpdate
 
@@ -101,8 +103,13 @@ def test_recorded_md_latency_with_clock_offset(make: Callable[..., Harness]) -> 
     assert [(f.qty, f.exch_ts, f.recv_ts) for f in fills] == [(1, ns(107), ns(112))]
 
 
-def test_recorded_offset_follows_fastest_delivery() -> None:
-    clock = MdClock("recorded", 5.0)
+@pytest.fixture(params=[MdClock, CompiledMdClock], ids=["reference", "compiled"])
+def Clock(request: pytest.FixtureRequest) -> type[MdClock] | type[CompiledMdClock]:
+    return request.param
+
+
+def test_recorded_offset_follows_fastest_delivery(Clock: type[MdClock]) -> None:
+    clock = Clock("recorded", 5.0)
     assert clock.venue_ts(ns(0), ns(1270)) == ns(0)  # first: latency 0 by definition
     assert clock.venue_ts(ns(100), ns(1368)) == ns(98)  # delivery -1268: 2 ms latency
     assert clock.venue_ts(ns(200), ns(1472)) == ns(200)  # -1272: new fastest, offset moves
@@ -111,8 +118,8 @@ def test_recorded_offset_follows_fastest_delivery() -> None:
     assert clock.venue_ts(ns(400), 0) == ns(398)  # no exchange time: last latency (2 ms)
 
 
-def test_constant_clock_ignores_exchange_time() -> None:
-    clock = MdClock("constant", 5.0)
+def test_constant_clock_ignores_exchange_time(Clock: type[MdClock]) -> None:
+    clock = Clock("constant", 5.0)
     assert clock.venue_ts(ns(100), ns(9_999)) == ns(95)
 
 
