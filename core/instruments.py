@@ -50,6 +50,8 @@ def _to_decimal(value: Decimal | str | int, what: str, inst: str) -> Decimal:
             f"{what} {value!r} for {inst} is a float",
             "pass a str or Decimal; floats cannot carry exact prices",
         )
+    if isinstance(value, bool):  # an int to Python, never a price or size
+        raise InexactValueError(f"{what} {value!r} for {inst} is not a number")
     try:
         d = value if isinstance(value, Decimal) else Decimal(value)
     except (InvalidOperation, TypeError, ValueError):

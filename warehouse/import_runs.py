@@ -176,9 +176,9 @@ class PartitionRuns:
 class RowSpool:
     """Per (table, venue, symbol) tuple buffers, flushed as sorted chunks into runs."""
 
-    def __init__(self, directory: Path, chunk_rows: int = CHUNK_ROWS) -> None:
+    def __init__(self, directory: Path, chunk_rows: int | None = None) -> None:
         self.directory = directory
-        self.chunk_rows = chunk_rows
+        self.chunk_rows = chunk_rows or CHUNK_ROWS
         self._buffers: dict[tuple[str, str, str], list[tuple]] = {}
         self._books: dict[tuple[str, str, str], _BookBuffer] = {}
         self.partitions: dict[PartitionKey, PartitionRuns] = {}
