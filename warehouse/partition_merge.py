@@ -44,7 +44,7 @@ from warehouse.lake_writer import COMPRESSION, COMPRESSION_LEVEL
 ROW_GROUP_ROWS = 262_144  # rows per row group of a written partition file
 WINDOW_ROWS = 262_144  # new rows gathered before one dedupe step
 FAN_IN = 16  # runs merged at once; more are first merged in passes
-BUCKET_ROWS = 2_000_000  # keys per dedupe bucket (key-only dedupe)
+BUCKET_ROWS = 500_000  # keys per dedupe bucket (key-only dedupe)
 _POS = "__pos"
 
 Progress = Callable[[int], None]
@@ -69,8 +69,12 @@ class MergeResult:
 
 
 def staged_batches(path: Path) -> Iterator[pa.Table]:
-    """A staging Arrow IPC file, one record batch at a time."""
-    with pa.memory_map(str(path)) as src:
+    """A staging Arrow IPC file, one record batch at a time.
+
+    Plain reads, not a memory map: mapped pages of a multi-GB run would stay resident (and
+    counted in RSS) until the whole file is read.
+    """
+    with pa.OSFile(str(path)) as src:
         reader = ipc.open_file(src)
         for i in range(reader.num_record_batches):
             yield pa.Table.from_batches([reader.get_batch(i)])

@@ -120,7 +120,9 @@ def test_nothing_is_committed_unless_every_table_can_be_written(
     hostile: tuple[Path, list[bytes], dict[int, str]], tmp_path: Path
 ) -> None:
     """A trades partition that cannot be created: book_deltas and bbo stay out too."""
-    path, _, _ = hostile
+    _, good, _ = hostile
+    path = tmp_path / "good.txt"
+    path.write_bytes(b"\n".join(good) + b"\n")
     lake = tmp_path / "lake"
     blocker = lake / "trades" / "venue=binance-usdm" / "symbol=BTCUSDT"
     blocker.parent.mkdir(parents=True)
