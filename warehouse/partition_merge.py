@@ -314,11 +314,11 @@ def _windowed(
     inputs = [staged_batches(r.path) for r in runs] + [s.batches() for s in existing]
     acc_new: list[pa.Table] = []
     acc_old: list[pa.Table] = []
-    acc_rows = 0
+    acc_rows = acc_old_rows = 0
     sources_in_window: set[int] = set()
 
     def flush() -> None:
-        nonlocal acc_new, acc_old, acc_rows
+        nonlocal acc_new, acc_old, acc_rows, acc_old_rows
         if acc_new:
             new = _concat(acc_new)
             if len(sources_in_window) > 1:
@@ -330,20 +330,22 @@ def _windowed(
             out.write(new.to_arrow())
             if progress is not None:
                 progress(acc_rows)
-        acc_new, acc_old, acc_rows = [], [], 0
+        acc_new, acc_old, acc_rows, acc_old_rows = [], [], 0, 0
         sources_in_window.clear()
 
     for step in merge_steps(inputs, tdef.time_col):
-        for i, part in enumerate(step):
-            if part is None:
-                continue
-            if i < n_new:
-                acc_new.append(part)
-                acc_rows += part.num_rows
-                sources_in_window.add(i)
-            else:
+        new_parts = [(i, p) for i, p in enumerate(step[:n_new]) if p is not None]
+        if not new_parts:
+            continue  # existing rows of a time range without new rows: nothing to match
+        for i, part in new_parts:
+            acc_new.append(part)
+            acc_rows += part.num_rows
+            sources_in_window.add(i)
+        for part in step[n_new:]:
+            if part is not None:
                 acc_old.append(part)
-        if acc_rows >= WINDOW_ROWS:
+                acc_old_rows += part.num_rows
+        if acc_rows >= WINDOW_ROWS or acc_old_rows >= WINDOW_ROWS:
             flush()
     flush()
 
