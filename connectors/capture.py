@@ -17,6 +17,8 @@ from core.timeutil import NS_PER_MS
 
 SpecResolver = Callable[[str, str], InstrumentSpec]
 
+I64_MAX = 2**63 - 1  # every integer column of the lake is an int64
+
 
 def split_capture_line(line: bytes) -> tuple[int | None, bytes]:
     """``b"<ns> {json}"`` -> (ns, json); a bare JSON line -> (None, line)."""
@@ -25,15 +27,28 @@ def split_capture_line(line: bytes) -> tuple[int | None, bytes]:
         prefix, sep, rest = line.partition(b" ")
         if not sep or not prefix.isdigit():
             raise MalformedLine("receive timestamp is not followed by a JSON message")
-        return int(prefix), rest
+        recv = int(prefix)
+        if recv > I64_MAX:
+            raise MalformedLine(f"receive timestamp {prefix.decode()} is out of range")
+        return recv, rest
     return None, line
 
 
 def ms_to_ns(value: Any, field: str) -> int:
     try:
-        return int(value) * NS_PER_MS
+        ns = int(value) * NS_PER_MS
     except (TypeError, ValueError):
         raise MalformedLine(f"field {field!r} is not an integer millisecond time") from None
+    if not 0 <= ns <= I64_MAX:
+        raise MalformedLine(f"field {field!r} ({value}) is out of the millisecond time range")
+    return ns
+
+
+def check_i64(value: int, field: str) -> int:
+    """``value`` if it fits the lake's int64 columns, else the line is malformed."""
+    if not -I64_MAX - 1 <= value <= I64_MAX:
+        raise MalformedLine(f"field {field!r} ({value}) is out of the int64 range")
+    return value
 
 
 def require(msg: dict, key: str, where: str = "") -> Any:
@@ -80,6 +95,11 @@ class Loader(ABC):
         if not isinstance(raw, list):
             raise MalformedLine(f"{where} is not a list of levels")
         price, size = spec.price_parser, spec.size_parser
+        pget, sget = price.cache.get, size.cache.get
+        try:  # hot path: cached strings; a miss converts (0 lots re-checks the cache)
+            return [(side, pget(p) or price(p), sget(q) or size(q)) for p, q in raw]
+        except (IndexError, TypeError, KeyError, ValueError):
+            pass  # an odd level or a bad value: the loop below finds and names it
         out = []
         try:
             for level in raw:

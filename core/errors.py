@@ -20,7 +20,7 @@ class MMError(Exception):
 
 
 class InexactValueError(MMError, ValueError):
-    """A price or size that is not a whole number of ticks or lots."""
+    """A price or size that is not a whole number of ticks or lots, or is out of range."""
 
 
 class ConfigError(MMError):

@@ -10,12 +10,38 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import (
+    ROUND_CEILING,
+    ROUND_FLOOR,
+    Context,
+    Decimal,
+    DecimalException,
+    Inexact,
+    InvalidOperation,
+    Rounded,
+)
 
 from core.errors import InexactValueError, MMError
 
 BID = 1
 ASK = -1
+
+# Largest price in ticks and size in lots a conversion accepts: floor(sqrt(2**63 - 1)), so
+# the notional ticks x lots of any two accepted values fits an int64 (the lake's integer
+# columns, DuckDB's BIGINT arithmetic, numba kernels). That is 1,000x the largest value in
+# the bundled captures (6.2 M ticks, 2.0 M lots); anything above it is a corrupt number
+# (1e15, 1e30, 1e400), refused like an off-tick one instead of overflowing later. Fees
+# (notional x a rate in 1e-8 units) are computed per fill of our own orders in Python ints
+# (core.money); a bound that kept them inside int64 for *market* rows too would refuse
+# real data (the bundled Binance snapshot has a level of 2.1e12 notional units).
+MAX_UNITS = 3_037_000_499
+
+# str -> units entries a converter keeps (bounded memory on a day of distinct sizes)
+CACHE_ENTRIES = 200_000
+
+# exact arithmetic for the conversion: any rounding (e.g. a remainder below the exponent
+# range) is an error, never a silent zero
+_EXACT = Context(prec=60, traps=[InvalidOperation, Inexact, Rounded])
 
 
 def _to_decimal(value: Decimal | str | int, what: str, inst: str) -> Decimal:
@@ -24,6 +50,8 @@ def _to_decimal(value: Decimal | str | int, what: str, inst: str) -> Decimal:
             f"{what} {value!r} for {inst} is a float",
             "pass a str or Decimal; floats cannot carry exact prices",
         )
+    if isinstance(value, bool):  # an int to Python, never a price or size
+        raise InexactValueError(f"{what} {value!r} for {inst} is not a number")
     try:
         d = value if isinstance(value, Decimal) else Decimal(value)
     except (InvalidOperation, TypeError, ValueError):
@@ -53,26 +81,40 @@ class StepScaler:
     exact conversion cost a dict lookup.
     """
 
-    __slots__ = ("_cache", "inst", "step", "what")
+    __slots__ = ("_cache", "_max", "inst", "step", "what")
 
     def __init__(self, step: Decimal, what: str, inst: str) -> None:
         self.step = step
         self.what = what
         self.inst = inst
+        self._max = _EXACT.multiply(step, MAX_UNITS)
         self._cache: dict[str, int] = {}
 
     def __call__(self, text: str) -> int:
         units = self._cache.get(text)
         if units is None:
             units = self.convert(text)
-            if len(self._cache) > 2_000_000:
-                self._cache.clear()
-            self._cache[text] = units
+            if type(text) is str:  # never a float or bool that compares equal to an int key
+                if len(self._cache) >= CACHE_ENTRIES:
+                    self._cache.clear()
+                self._cache[text] = units
         return units
 
     def convert(self, value: Decimal | str | int) -> int:
         d = _to_decimal(value, self.what, self.inst)
-        quotient, remainder = divmod(d, self.step)
+        if d > self._max:
+            unit = "ticks" if self.what == "price" else "lots"
+            raise InexactValueError(
+                f"{self.what} {value} for {self.inst} is out of range: "
+                f"more than {MAX_UNITS:,} {unit} of {self.step}"
+            )
+        try:
+            quotient, remainder = _EXACT.divmod(d, self.step)
+        except DecimalException:
+            raise InexactValueError(
+                f"{self.what} {value} for {self.inst} cannot be converted exactly "
+                f"to {self.what_unit} {self.step}"
+            ) from None
         if remainder != 0:
             raise InexactValueError(
                 f"{self.what} {value} is not a multiple of {self.what_unit} {self.step} "
@@ -80,6 +122,11 @@ class StepScaler:
                 f"round it onto the {self.what_unit} grid first",
             )
         return int(quotient)
+
+    @property
+    def cache(self) -> dict[str, int]:
+        """Strings converted so far (read-only use: hot loops look values up directly)."""
+        return self._cache
 
     @property
     def what_unit(self) -> str:

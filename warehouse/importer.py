@@ -1,16 +1,29 @@
-"""``mm import``: a venue recording -> normalised lake tables.
+"""``mm import``: a venue recording -> normalised lake tables, streamed in bounded memory.
 
-The whole file is parsed before anything is written, so a corrupt or truncated file
-leaves the lake untouched. Large files spill parsed rows to a private staging folder
-(removed afterwards, or on the next import after a crash). Malformed lines are
-counted, reported with their line numbers, and skipped.
+Three phases, all in a private staging directory of the lake (``warehouse.staging``):
+
+1. parse: lines -> row tuples -> sorted runs of typed columns per partition
+   (``warehouse.import_runs``); memory holds one chunk per table, not the file;
+2. prepare: per partition, merge its runs, drop rows whose natural key is already in the
+   partition (or earlier in the file) and write one new sorted file with bounded row
+   groups (``warehouse.partition_merge``), still in staging;
+3. commit: only when every partition's file is complete, create the partition
+   directories, record the instrument specs, and rename each file into its partition.
+
+So a corrupt or truncated file, a bad value, or a failure while preparing leaves the lake
+exactly as it was; a crash during the commit leaves each partition either as it was or
+complete, and re-running the import completes the rest (it writes only missing rows). A
+killed import's staging directory and temp files are removed by the next import.
+Malformed lines (including out-of-range numbers) are counted, reported with their line
+numbers, and skipped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
-import shutil
+import os
 import time
 import uuid
 import zipfile
@@ -22,20 +35,20 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
-import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from connectors.binance.loader import BinanceFuturesLoader
 from connectors.bybit.loader import BybitLoader
 from connectors.capture import Loader, split_capture_line
 from connectors.hyperliquid.loader import HyperliquidLoader
-from connectors.rows import Parsed
+from connectors.rows import BookRows, Parsed
 from core.errors import DataFormatError, LakeError, MalformedLine, MMError
 from core.instruments import InstrumentSpec, known_instrument
-from core.lake import instrument_path, read_instrument, table_def
+from core.lake import data_files, instrument_path, partition_dir, read_instrument
 from core.progress import Progress
-from warehouse.lake_writer import WriteResult, write_instrument, write_rows
+from warehouse.import_runs import PartitionKey, RowSpool
+from warehouse.lake_writer import write_instrument
+from warehouse.partition_merge import merge_partition
+from warehouse.staging import Staging, clean_stale_staging, clean_stale_temp_files
 
 FORMATS: dict[str, Callable[..., Loader]] = {
     "bybit": BybitLoader,
@@ -43,7 +56,6 @@ FORMATS: dict[str, Callable[..., Loader]] = {
     "hyperliquid": HyperliquidLoader,
 }
 SNIFF_LINES = 200
-SPILL_ROWS = 2_000_000
 MAX_REPORTED = 20
 
 
@@ -150,61 +162,6 @@ def detect_format(path: Path) -> str:
     )
 
 
-class _Spool:
-    """Per (table, venue, symbol) row buffers that spill to staging Parquet when large."""
-
-    def __init__(self, staging: Path) -> None:
-        self.staging = staging
-        self.buffers: dict[tuple[str, str, str], list[tuple]] = {}
-        self.spilled: dict[tuple[str, str, str], list[Path]] = {}
-        self.counts: dict[tuple[str, str, str], int] = {}
-        self.pending = 0
-
-    def add(self, table: str, venue: str, symbol: str, rows: list[tuple]) -> None:
-        if not rows:
-            return
-        k = (table, venue, symbol)
-        self.buffers.setdefault(k, []).extend(rows)
-        self.counts[k] = self.counts.get(k, 0) + len(rows)
-        self.pending += len(rows)
-        if self.pending >= SPILL_ROWS:
-            self.spill()
-
-    def spill(self) -> None:
-        for k, rows in self.buffers.items():
-            if rows:
-                path = self.staging / f"{len(self.spilled.get(k, []))}-{'-'.join(k)}.parquet"
-                self.staging.mkdir(parents=True, exist_ok=True)
-                pq.write_table(_to_arrow(k[0], rows), path, compression="lz4")
-                self.spilled.setdefault(k, []).append(path)
-        self.buffers = {k: [] for k in self.buffers}
-        self.pending = 0
-
-    def frames(self) -> Iterator[tuple[tuple[str, str, str], pl.DataFrame]]:
-        for k in sorted(set(self.buffers) | set(self.spilled)):
-            parts = [pl.from_arrow(pq.read_table(p)) for p in self.spilled.get(k, [])]
-            if self.buffers.get(k):
-                parts.append(pl.from_arrow(_to_arrow(k[0], self.buffers[k])))
-            if parts:
-                yield k, pl.concat(parts)  # type: ignore[misc]
-
-
-def _to_arrow(table: str, rows: list[tuple]) -> pa.Table:
-    schema = table_def(table).schema
-    columns = list(zip(*rows, strict=True))
-    return pa.Table.from_arrays(
-        [pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)], schema=schema
-    )
-
-
-def _clean_stale_staging(lake: Path) -> None:
-    root = lake / ".staging"
-    if root.is_dir():
-        for d in root.iterdir():
-            if d.is_dir() and time.time() - d.stat().st_mtime > 3600:
-                shutil.rmtree(d, ignore_errors=True)
-
-
 def make_resolver(lake: Path, overrides: SpecOverrides) -> Callable[[str, str], InstrumentSpec]:
     def resolve(venue: str, symbol: str) -> InstrumentSpec:
         if overrides.tick_size is not None or overrides.lot_size is not None:
@@ -230,6 +187,65 @@ def make_resolver(lake: Path, overrides: SpecOverrides) -> Callable[[str, str], 
     return resolve
 
 
+@dataclass
+class _Prepared:
+    """A partition's complete new file in staging, waiting for the commit."""
+
+    staged: Path
+    directory: Path
+    name: str
+
+
+def _check_specs(lake: Path, specs: list[InstrumentSpec]) -> None:
+    """Refuse before anything is written if a spec differs from the lake's."""
+    for spec in specs:
+        if instrument_path(lake, spec.venue, spec.symbol).is_file():
+            have = read_instrument(lake, spec.venue, spec.symbol)
+            if (have.tick_size, have.lot_size) != (spec.tick_size, spec.lot_size):
+                raise LakeError(
+                    f"lake has {spec.id} with tick {have.tick_size} / lot {have.lot_size}, "
+                    f"this import uses tick {spec.tick_size} / lot {spec.lot_size}",
+                    "use the same instrument spec, or a new lake",
+                )
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _make_dirs(dirs: list[Path]) -> None:
+    """Create every partition directory, or none (those made here are removed on failure)."""
+    made: list[Path] = []
+    try:
+        for d in dirs:
+            missing = [p for p in (d, *d.parents) if not p.exists()]
+            d.mkdir(parents=True, exist_ok=True)
+            made.extend(reversed(missing))
+    except OSError as exc:
+        for m in reversed(made):
+            with contextlib.suppress(OSError):
+                m.rmdir()
+        raise LakeError(
+            f"cannot create lake partition {d} ({exc.strerror or exc})",
+            "fix the lake directory; nothing was imported",
+        ) from None
+
+
+def _commit(lake: Path, specs: list[InstrumentSpec], prepared: list[_Prepared]) -> None:
+    """Every file is complete in staging: make the partitions, then rename files in."""
+    _make_dirs(sorted({p.directory for p in prepared}))
+    for spec in specs:
+        write_instrument(lake, spec)
+    for p in prepared:
+        os.replace(p.staged, p.directory / p.name)
+    for d in sorted({p.directory for p in prepared}):
+        _fsync_dir(d)
+
+
 def import_file(
     path: str | Path,
     lake: str | Path,
@@ -247,19 +263,44 @@ def import_file(
     report = ImportReport(file=str(path), format=fmt)
     t0 = time.monotonic()
     lake.mkdir(parents=True, exist_ok=True)
-    _clean_stale_staging(lake)
-    staging = lake / ".staging" / uuid.uuid4().hex
-    spool = _Spool(staging)
+    clean_stale_staging(lake)
+    clean_stale_temp_files(lake)
+    with Staging(lake) as staging:
+        spool = RowSpool(staging.path / "runs")
+        found = _parse(path, fmt, loader, spool, report, progress)
+        specs = [spec for _, spec in sorted(found.items())]
+        _check_specs(lake, specs)
+        prepared = _prepare(lake, spool, staging.path, report, path.name, progress)
+        _commit(lake, specs, prepared)
+    report.seconds = time.monotonic() - t0
+    return report
+
+
+def _parse(
+    path: Path,
+    fmt: str,
+    loader: Loader,
+    spool: RowSpool,
+    report: ImportReport,
+    progress: bool,
+) -> dict[tuple[str, str], InstrumentSpec]:
+    """Phase 1: every line into the spool; the instrument specs seen."""
     stream, raw = _open_raw(path)
     total = path.stat().st_size
     specs: dict[tuple[str, str], InstrumentSpec] = {}
 
-    def take(line_no: int, parsed: list[Parsed]) -> None:
-        for p in parsed:
-            specs[(loader.venue, p.symbol)] = loader.spec(p.symbol)
-            spool.add("book_deltas", loader.venue, p.symbol, p.book)
-            spool.add("trades", loader.venue, p.symbol, p.trades)
-            spool.add("bbo", loader.venue, p.symbol, p.bbo)
+    venue, add = loader.venue, spool.add
+
+    def take(parsed: list[Parsed]) -> None:
+        for symbol, book, trades, bbo in parsed:
+            if (venue, symbol) not in specs:
+                specs[(venue, symbol)] = loader.spec(symbol)
+            if bbo:
+                add("bbo", venue, symbol, bbo)
+            if trades:
+                add("trades", venue, symbol, trades)
+            if type(book) is BookRows or book:
+                add("book_deltas", venue, symbol, book)
 
     def bad(line_no: int, reason: str) -> None:
         report.malformed += 1
@@ -289,35 +330,66 @@ def import_file(
                     report.ignored += 1
                     continue
                 report.messages += 1
-                take(line_no, parsed)
+                take(parsed)
             bar.update(total)
-        for line_no, item in loader.finish():
-            if isinstance(item, MalformedLine):
-                bad(line_no, item.reason)
-            else:
-                report.messages += 1
-                take(line_no, [item])
-        if report.messages == 0:
-            if report.malformed:
-                first = report.malformed_lines[0]
-                raise DataFormatError(
-                    f"no line of {path} could be read as {fmt} "
-                    f"({report.malformed} malformed; line {first[0]}: {first[1]})",
-                    "check --format",
-                )
-            raise DataFormatError(f"{path} holds no market data", "check the file")
-        report.malformed_lines.sort()
-        for _, spec in sorted(specs.items()):
-            write_instrument(lake, spec)
-        for (table, venue, symbol), frame in spool.frames():
-            res: WriteResult = write_rows(lake, table, venue, symbol, frame)
-            report.rows[f"{table} {venue}:{symbol}"] = {
-                "parsed": res.rows_in,
-                "written": res.written,
-                "duplicates": res.duplicates,
-            }
     finally:
         raw.close()
-        shutil.rmtree(staging, ignore_errors=True)
-    report.seconds = time.monotonic() - t0
-    return report
+    for line_no, item in loader.finish():
+        if isinstance(item, MalformedLine):
+            bad(line_no, item.reason)
+        else:
+            report.messages += 1
+            take([item])
+    spool.close()
+    if report.messages == 0:
+        if report.malformed:
+            first = report.malformed_lines[0]
+            raise DataFormatError(
+                f"no line of {path} could be read as {fmt} "
+                f"({report.malformed} malformed; line {first[0]}: {first[1]})",
+                "check --format",
+            )
+        raise DataFormatError(f"{path} holds no market data", "check the file")
+    report.malformed_lines.sort()
+    return specs
+
+
+def _prepare(
+    lake: Path,
+    spool: RowSpool,
+    staging: Path,
+    report: ImportReport,
+    label: str,
+    progress: bool,
+) -> list[_Prepared]:
+    """Phase 2: each partition's new rows, deduped, as one complete file in staging."""
+    prepared: list[_Prepared] = []
+    totals: dict[str, dict[str, int]] = {}
+    for (table, venue, symbol), n in sorted(spool.parsed.items()):
+        totals[f"{table} {venue}:{symbol}"] = {"parsed": n, "written": 0, "duplicates": 0}
+    total = sum(spool.parsed.values())
+    done = 0
+    with Progress(f"write {label}", total, enabled=progress) as bar:
+
+        def advance(rows: int) -> None:
+            nonlocal done
+            done += rows
+            bar.update(done, f"{done:,} rows")
+
+        key: PartitionKey
+        for i, (key, runs) in enumerate(sorted(spool.partitions.items())):
+            table, venue, symbol, day = key
+            directory = partition_dir(lake, table, venue, symbol, day)
+            out = staging / f"part-{i:05d}.parquet"
+            res = merge_partition(
+                runs.runs, data_files(directory), table, out, staging / f"work-{i:05d}", advance
+            )
+            runs.remove()
+            counts = totals[f"{table} {venue}:{symbol}"]
+            counts["written"] += res.written
+            counts["duplicates"] += res.duplicates
+            if res.written:
+                name = f"part-{res.first_time:020d}-{uuid.uuid4().hex[:12]}.parquet"
+                prepared.append(_Prepared(out, directory, name))
+    report.rows = totals
+    return prepared

@@ -28,6 +28,7 @@ from core.lake import (
     table_def,
 )
 from core.timeutil import EPOCH, NS_PER_DAY
+from warehouse.staging import temp_name
 
 COMPRESSION = "zstd"
 COMPRESSION_LEVEL = 3
@@ -48,9 +49,13 @@ class WriteResult:
 
 
 def atomic_write_parquet(table: pa.Table, path: Path) -> None:
-    """Write ``table`` so that ``path`` either does not exist or is complete."""
+    """Write ``table`` so that ``path`` either does not exist or is complete.
+
+    The temp name carries this process's host and pid, so a leftover of a killed writer
+    can be told from a file a live writer is still writing (``warehouse.staging``).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp = path.parent / temp_name(path.name)
     try:
         pq.write_table(table, tmp, compression=COMPRESSION, compression_level=COMPRESSION_LEVEL)
         with open(tmp, "rb") as fh:

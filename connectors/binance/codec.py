@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.capture import Loader, ms_to_ns, require
+from connectors.capture import Loader, check_i64, ms_to_ns, require
 from connectors.rows import ROW_BITS, Parsed, book_rows
 from core.errors import MalformedLine
 from core.events import ASK, BID, BUY, SELL, Kind
@@ -54,6 +54,13 @@ def trade(spec: InstrumentSpec, recv: int, msg_no: int, d: dict) -> Parsed:
 def book_ticker(spec: InstrumentSpec, recv: int, msg_no: int, d: dict) -> Parsed:
     """``bookTicker``: the venue's own best bid/offer, with its update id u."""
     exch = ms_to_ns(d.get("T", d.get("E")), "T")
+    px, sz = spec.price_parser, spec.size_parser
+    try:  # hot path; anything missing or bad is named by the checked version below
+        row = (recv, exch, msg_no << ROW_BITS, _int(d, "u"), px(d["b"]), sz(d["B"]))
+        row += (px(d["a"]), sz(d["A"]))
+        return Parsed(spec.symbol, [], [], [row])
+    except (KeyError, TypeError, ValueError):
+        pass
     row = (
         recv,
         exch,
@@ -71,7 +78,7 @@ def _int(d: dict, key: str) -> int:
     value = require(d, key)
     if isinstance(value, bool) or not isinstance(value, int):
         raise MalformedLine(f"field {key!r} is not an integer")
-    return value
+    return check_i64(value, key)
 
 
 def _px(spec: InstrumentSpec, value: Any) -> int:

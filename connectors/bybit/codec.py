@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from connectors.bybit.records import DcpStatus, PositionUpdate
-from connectors.capture import Loader, ms_to_ns, require
+from connectors.capture import Loader, check_i64, ms_to_ns, require
 from connectors.rows import ROW_BITS, Parsed, book_rows
 from core.errors import MalformedLine
 from core.events import ASK, BID, BUY, SELL, Fill, Kind, OrderStatus, OrderUpdate
@@ -43,6 +43,7 @@ def orderbook(spec: InstrumentSpec, recv: int | None, msg_no: int, msg: dict) ->
     update_id = require(data, "u", "orderbook data")
     if isinstance(update_id, bool) or not isinstance(update_id, int):
         raise MalformedLine("field 'u' is not an integer")
+    check_i64(update_id, "u")
     levels = Loader.levels(spec, BID, data.get("b", []), "bids")
     levels += Loader.levels(spec, ASK, data.get("a", []), "asks")
     kind = Kind.BOOK_SNAPSHOT if mtype == "snapshot" else Kind.BOOK_DELTA
