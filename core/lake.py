@@ -413,7 +413,8 @@ def _file_events(
 ) -> Iterator[np.ndarray]:
     """One file's events in file order, ``chunk_rows`` rows at a time, time-filtered."""
     convert = _TO_EVENTS[plan.table]
-    pf = pq.ParquetFile(plan.path)
+    # pre_buffer=False: decode page by page; pre-buffering holds whole column chunks
+    pf = pq.ParquetFile(plan.path, pre_buffer=False)
     try:
         for batch in pf.iter_batches(
             batch_size=chunk_rows, row_groups=plan.row_groups, columns=_EVENT_COLUMNS[plan.table]

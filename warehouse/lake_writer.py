@@ -61,11 +61,43 @@ def atomic_write_parquet(table: pa.Table, path: Path) -> None:
             tmp.unlink()
 
 
-def _existing_keys(directory: Path, key: tuple[str, ...]) -> pl.DataFrame | None:
+def _existing_keys(
+    directory: Path, key: tuple[str, ...], rows: pl.DataFrame
+) -> pl.DataFrame | None:
+    """Keys already in the partition that ``rows`` could collide with.
+
+    Only row groups whose range of the first key column overlaps the new rows' are read:
+    a run sink appending in time order reads at most the last few row groups, not the
+    whole partition at every flush (which made memory and time grow with the run).
+    """
     files = data_files(directory)
     if not files:
         return None
-    return pl.concat([pl.from_arrow(pq.read_table(f, columns=list(key))) for f in files])
+    first = rows[key[0]]
+    lo, hi = (first.min(), first.max()) if first.null_count() == 0 else (None, None)
+    parts = []
+    for f in files:
+        pf = pq.ParquetFile(f)
+        groups = [
+            g for g in range(pf.metadata.num_row_groups) if _may_overlap(pf, g, key[0], lo, hi)
+        ]
+        if groups:
+            parts.append(pl.from_arrow(pf.read_row_groups(groups, columns=list(key))))
+    return pl.concat(parts) if parts else None
+
+
+def _may_overlap(pf: pq.ParquetFile, group: int, column: str, lo: object, hi: object) -> bool:
+    if lo is None:
+        return True  # null keys in the new rows: compare against everything
+    rg = pf.metadata.row_group(group)
+    for i in range(rg.num_columns):
+        col = rg.column(i)
+        if col.path_in_schema == column:
+            st = col.statistics
+            if st is None or not st.has_min_max or st.null_count:
+                return True
+            return not (st.max < lo or st.min > hi)  # type: ignore[operator]
+    return True
 
 
 def write_partition(
@@ -79,7 +111,7 @@ def write_partition(
     key = list(tdef.key)
     rows = rows.unique(subset=key, keep="first", maintain_order=True)
     directory = partition_dir(lake, table, venue, symbol, day)
-    existing = _existing_keys(directory, tdef.key)
+    existing = _existing_keys(directory, tdef.key, rows)
     if existing is not None and existing.height:
         rows = rows.join(existing.unique(), on=key, how="anti", nulls_equal=True)
     rows = rows.sort(list(tdef.order), maintain_order=True)
