@@ -108,7 +108,9 @@ def test_time_window_and_footer_counts(split_lake: Path, reference: np.ndarray) 
     lo, hi = 1_723_161_300_000_000_000, 1_723_161_400_000_000_000
     recv = reference["recv_ts"]
     want = reference[(recv >= lo) & (recv < hi)]
-    got = np.concatenate(list(iter_events_day(split_lake, VENUE, SYMBOL, DAY, lo, hi, chunk_rows=2_000)))
+    got = np.concatenate(
+        list(iter_events_day(split_lake, VENUE, SYMBOL, DAY, lo, hi, chunk_rows=2_000))
+    )
     assert np.array_equal(got, want) and 0 < len(want) < len(reference)
     assert np.array_equal(whole_day_sort(split_lake, DAY, lo, hi), want)
     assert day_event_count(split_lake, VENUE, SYMBOL, DAY) == SAMPLE_EVENTS
