@@ -72,6 +72,12 @@ class RssSampler:
 
 
 def _peak_mb() -> float:
+    """This process's own peak RSS (VmHWM). Not ru_maxrss: Linux carries that over an
+    exec from the forking parent, so a child would report the parent's peak."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 

@@ -21,6 +21,8 @@ import pytest
 
 from core.lake import RUN_TABLES
 
+pytestmark = pytest.mark.slow  # three Bytewax processes replay the sample
+
 REPO = Path(__file__).resolve().parents[2]
 INSTRUMENTS = ("binance-usdm:BTCUSDT", "bybit:XRPUSDT", "hyperliquid:BTC")
 TIMING = {"wall_time_s", "events_per_s"}  # the only summary fields a rerun may change
