@@ -4,7 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser demo test lint format bench clean
+HFT_VENV  := .venv-hft
+HFT_STAMP := $(HFT_VENV)/.installed
+
+.PHONY: install browser demo test lint format bench bench-hft bench-scale clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,5 +45,18 @@ bench: install  ## every benchmark, numbers printed (no pass/fail)
 	$(BIN)/python -m bench.live_latency
 	$(BIN)/python -m bench.soak
 
+# hftbacktest needs numpy < 2.3 (the project pins a newer one): it gets a virtualenv of its own.
+$(HFT_STAMP): bench/hft-requirements.txt
+	$(PYTHON) -m venv $(HFT_VENV)
+	$(HFT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(HFT_VENV)/bin/python -m pip install --quiet -r bench/hft-requirements.txt
+	touch $(HFT_STAMP)
+
+bench-hft: install $(HFT_STAMP)  ## the same recording in hftbacktest and here: events/s and ratio
+	$(BIN)/python -m bench.vs_hftbacktest --hft-python $(HFT_VENV)/bin/python
+
+bench-scale: install  ## backtest and replay on generated 1 h and 6 h lakes: wall, events/s, peak RSS
+	$(BIN)/python -m bench.replay_scale --hours 1,6
+
 clean:
-	rm -rf $(VENV) data/lake runs .pytest_cache
+	rm -rf $(VENV) $(HFT_VENV) data/lake runs .pytest_cache

@@ -11,6 +11,7 @@ depends on ``core`` only; writers, dedupe and compaction live in ``warehouse``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -21,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from core.errors import LakeError
+from core.event_merge import SortedRun, align_messages, merge_runs
 from core.events import EVENT_DTYPE, FIRST, LAST, Kind
 from core.instruments import InstrumentSpec
 from core.timeutil import date_to_ns, ns_to_date
@@ -316,11 +318,11 @@ def read_partition(
     return t
 
 
-def _col(t: pa.Table, name: str) -> np.ndarray:
+def _col(t: pa.Table | pa.RecordBatch, name: str) -> np.ndarray:
     return t.column(name).to_numpy()
 
 
-def _book_events(t: pa.Table) -> np.ndarray:
+def _book_events(t: pa.Table | pa.RecordBatch) -> np.ndarray:
     ev = np.zeros(t.num_rows, dtype=EVENT_DTYPE)
     for name in ("recv_ts", "exch_ts", "ord", "seq", "prev_seq", "first_seq", "price", "qty"):
         ev[name] = _col(t, name)
@@ -330,7 +332,7 @@ def _book_events(t: pa.Table) -> np.ndarray:
     return ev
 
 
-def _trade_events(t: pa.Table) -> np.ndarray:
+def _trade_events(t: pa.Table | pa.RecordBatch) -> np.ndarray:
     ev = np.zeros(t.num_rows, dtype=EVENT_DTYPE)
     for name in ("recv_ts", "exch_ts", "ord", "price", "qty"):
         ev[name] = _col(t, name)
@@ -341,7 +343,7 @@ def _trade_events(t: pa.Table) -> np.ndarray:
     return ev
 
 
-def _bbo_events(t: pa.Table) -> np.ndarray:
+def _bbo_events(t: pa.Table | pa.RecordBatch) -> np.ndarray:
     n = t.num_rows
     ev = np.zeros(2 * n, dtype=EVENT_DTYPE)
     for half, (side, px, qty, flag, bump) in enumerate(
@@ -362,6 +364,150 @@ def _bbo_events(t: pa.Table) -> np.ndarray:
 
 
 _TO_EVENTS = {"book_deltas": _book_events, "trades": _trade_events, "bbo": _bbo_events}
+# columns each conversion reads (a trade's id string is not an event field: never decoded)
+_EVENT_COLUMNS = {
+    "book_deltas": list(TABLES["book_deltas"].schema.names),
+    "trades": ["recv_ts", "exch_ts", "ord", "price", "qty", "side"],
+    "bbo": list(TABLES["bbo"].schema.names),
+}
+_EVENTS_PER_ROW = {"book_deltas": 1, "trades": 1, "bbo": 2}
+
+CHUNK_ROWS = 65_536  # rows read from one file at a time: bounds replay memory
+
+
+@dataclass(frozen=True)
+class _FilePlan:
+    """The row groups of one file that may hold rows in a time window."""
+
+    path: Path
+    table: str
+    row_groups: list[int]
+    first_recv: int  # lower bound of the first recv_ts read
+    rows: int | None  # event count, when every selected row group lies inside the window
+
+
+def _plan_file(
+    path: Path, table: str, start_ns: int | None, end_ns: int | None
+) -> _FilePlan | None:
+    meta = pq.read_metadata(path)
+    names = [meta.schema.column(i).name for i in range(meta.num_columns)]
+    time_col = table_def(table).time_col
+    col = names.index(time_col) if time_col in names else None
+    groups: list[int] = []
+    lows: list[int] = []
+    rows: int | None = 0
+    for g in range(meta.num_row_groups):
+        rg = meta.row_group(g)
+        if rg.num_rows == 0:
+            continue
+        stats = rg.column(col).statistics if col is not None else None
+        if stats is None or not stats.has_min_max:
+            groups.append(g)
+            lows.append(-(1 << 63) if start_ns is None else start_ns)
+            rows = None
+            continue
+        lo, hi = int(stats.min), int(stats.max)
+        if (start_ns is not None and hi < start_ns) or (end_ns is not None and lo >= end_ns):
+            continue
+        groups.append(g)
+        lows.append(lo if start_ns is None else max(lo, start_ns))
+        inside = (start_ns is None or lo >= start_ns) and (end_ns is None or hi < end_ns)
+        if rows is not None:
+            rows = rows + rg.num_rows * _EVENTS_PER_ROW[table] if inside else None
+    if not groups:
+        return None
+    return _FilePlan(path, table, groups, min(lows), rows)
+
+
+def _file_events(
+    plan: _FilePlan, start_ns: int | None, end_ns: int | None, chunk_rows: int
+) -> Iterator[np.ndarray]:
+    """One file's events in file order, ``chunk_rows`` rows at a time, time-filtered."""
+    convert = _TO_EVENTS[plan.table]
+    # pre_buffer=False: decode page by page; pre-buffering holds whole column chunks
+    pf = pq.ParquetFile(plan.path, pre_buffer=False)
+    try:
+        for batch in pf.iter_batches(
+            batch_size=chunk_rows, row_groups=plan.row_groups, columns=_EVENT_COLUMNS[plan.table]
+        ):
+            if start_ns is not None or end_ns is not None:
+                ts = batch.column("recv_ts").to_numpy()
+                mask = np.ones(len(ts), dtype=bool)
+                if start_ns is not None:
+                    mask &= ts >= start_ns
+                if end_ns is not None:
+                    mask &= ts < end_ns
+                if not mask.all():
+                    batch = batch.filter(pa.array(mask))
+            if batch.num_rows:
+                yield convert(batch)
+    finally:
+        pf.close()
+
+
+def _day_plans(
+    lake: Path,
+    venue: str,
+    symbol: str,
+    day: date,
+    start_ns: int | None,
+    end_ns: int | None,
+    tables: tuple[str, ...],
+) -> list[_FilePlan]:
+    """Files to read, in the order a stable sort breaks ties: table order, then file order."""
+    plans = []
+    for name in tables:
+        for f in data_files(partition_dir(lake, name, venue, symbol, day)):
+            plan = _plan_file(f, name, start_ns, end_ns)
+            if plan is not None:
+                plans.append(plan)
+    return plans
+
+
+def iter_events_day(
+    lake: Path,
+    venue: str,
+    symbol: str,
+    day: date,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+    tables: tuple[str, ...] = MARKET_TABLES,
+    chunk_rows: int = CHUNK_ROWS,
+) -> Iterator[np.ndarray]:
+    """One day of market events in ``(recv_ts, ord)`` order, in message-aligned chunks.
+
+    Every file of every table is a sorted run read ``chunk_rows`` at a time and merged,
+    so memory stays bounded however long the day (see ``core.event_merge``). The order
+    is exactly a stable sort of all tables' rows (tables, then files, in list order).
+    """
+    runs = [
+        SortedRun(
+            p.first_recv,
+            functools.partial(_file_events, p, start_ns, end_ns, chunk_rows),
+            f"lake file {p.path}",
+        )
+        for p in _day_plans(lake, venue, symbol, day, start_ns, end_ns, tables)
+    ]
+    return align_messages(merge_runs(runs))
+
+
+def day_event_count(
+    lake: Path,
+    venue: str,
+    symbol: str,
+    day: date,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+    tables: tuple[str, ...] = MARKET_TABLES,
+) -> int | None:
+    """Events ``iter_events_day`` yields, from file footers alone; None if only a read
+    can tell (a row group straddles the time window)."""
+    total = 0
+    for plan in _day_plans(lake, venue, symbol, day, start_ns, end_ns, tables):
+        if plan.rows is None:
+            return None
+        total += plan.rows
+    return total
 
 
 def read_events_day(
@@ -373,14 +519,9 @@ def read_events_day(
     end_ns: int | None = None,
     tables: tuple[str, ...] = MARKET_TABLES,
 ) -> np.ndarray:
-    """One day of market events, merged across tables in (recv_ts, ord) order."""
-    chunks = [
-        _TO_EVENTS[name](read_partition(lake, name, venue, symbol, day, start_ns, end_ns))
-        for name in tables
-    ]
-    ev = np.concatenate(chunks) if chunks else np.zeros(0, dtype=EVENT_DTYPE)
-    order = np.lexsort((ev["ord"], ev["recv_ts"]))
-    return ev[order]
+    """One whole day of market events as one array (tests and tools; replay streams)."""
+    chunks = list(iter_events_day(lake, venue, symbol, day, start_ns, end_ns, tables))
+    return np.concatenate(chunks) if chunks else np.zeros(0, dtype=EVENT_DTYPE)
 
 
 def event_days(
@@ -399,6 +540,11 @@ def event_days(
     return sorted(d for d in days if (lo is None or d >= lo) and (hi is None or d <= hi))
 
 
+def day_window(day: date, start_ns: int | None) -> int | None:
+    """The start filter worth applying to ``day`` (None when the day starts after it)."""
+    return start_ns if start_ns is not None and start_ns > date_to_ns(day) else None
+
+
 def iter_events(
     lake: Path,
     venue: str,
@@ -406,13 +552,13 @@ def iter_events(
     start_ns: int | None = None,
     end_ns: int | None = None,
     tables: tuple[str, ...] = MARKET_TABLES,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> Iterator[np.ndarray]:
-    """Market events day by day (bounded memory), each day in replay order."""
+    """Market events in replay order, in bounded chunks that each end on a message end."""
     for day in event_days(lake, venue, symbol, start_ns, end_ns, tables):
-        lo = start_ns if start_ns is not None and start_ns > date_to_ns(day) else None
-        ev = read_events_day(lake, venue, symbol, day, lo, end_ns, tables)
-        if len(ev):
-            yield ev
+        yield from iter_events_day(
+            lake, venue, symbol, day, day_window(day, start_ns), end_ns, tables, chunk_rows
+        )
 
 
 def message_batches(events: np.ndarray, target_rows: int) -> Iterator[np.ndarray]:

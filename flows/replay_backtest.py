@@ -3,6 +3,11 @@
     MM_LAKE=data/lake MM_VENUE=binance-usdm MM_SYMBOLS=BTCUSDT MM_OUT=runs/x \\
         python -m bytewax.run flows.replay_backtest
 
+MM_SYMBOLS may name instruments of several venues as VENUE:SYMBOL
+(``binance-usdm:BTCUSDT,bybit:XRPUSDT``). Several processes share the instruments
+(``-i 0 -a "host0:2101;host1:2101"`` on each): each instrument's replay, trader and run
+tables live on one worker, and the run tables equal a one-process run's (docs/scale.md).
+
 Parameters from env / .env / MM_CONFIG YAML (``params:`` section, per-symbol
 ``overrides:``) or a parameter file named by MM_PARAMS_FILE. The dataflow is the one
 the live flow runs, with a replay source in place of the exchange and the simulated
@@ -12,6 +17,7 @@ venue in place of the order gateway.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -87,18 +93,20 @@ def build_backtest_flow(
     run_id = check_run_id((meta or {}).get("run_id") or new_run_id())
     for spec in specs.values():
         write_instrument(out_dir, spec)
-    (out_dir / "run.json").write_text(
-        json.dumps(
-            {
-                **(meta or {}),
-                "run_id": run_id,
-                "instruments": {i: s.to_dict() for i, s in specs.items()},
-                "params": {i: p.model_dump(mode="json") for i, p in params.items()},
-            },
-            indent=2,
-            default=str,
-        )
+    # every process of a cluster builds the flow: each writes the same run.json, atomically
+    run_json = json.dumps(
+        {
+            **(meta or {}),
+            "run_id": run_id,
+            "instruments": {i: s.to_dict() for i, s in specs.items()},
+            "params": {i: p.model_dump(mode="json") for i, p in params.items()},
+        },
+        indent=2,
+        default=str,
     )
+    tmp = out_dir / f".run.json.{os.getpid()}.tmp"
+    tmp.write_text(run_json)
+    tmp.replace(out_dir / "run.json")
 
     def make(inst: str) -> Trader:
         return Trader(
@@ -146,13 +154,26 @@ def preflight(
     return never_quote_warning(spec, params, prices)
 
 
+def instruments_from(settings: Settings) -> list[str]:
+    """MM_SYMBOLS as instrument ids: ``SYMBOL`` on MM_VENUE, or ``VENUE:SYMBOL``."""
+    out = []
+    for s in settings.symbols:
+        venue, sep, symbol = s.partition(":")
+        out.append(
+            instrument_id(venue.lower(), symbol) if sep else instrument_id(settings.venue, s)
+        )
+    for inst in out:
+        split_instrument_id(inst)  # a bad id fails here, with a hint
+    return out
+
+
 def flow_from_settings(settings: Settings | None = None) -> Dataflow:
     settings = settings or load_settings()
     if not settings.symbols:
         raise MMError("no symbols to backtest", "set MM_VENUE and MM_SYMBOLS")
     if settings.out is None:
         raise MMError("no run directory", "set MM_OUT")
-    instruments = [instrument_id(settings.venue, s) for s in settings.symbols]
+    instruments = instruments_from(settings)
     base = load_params_file(settings.params_file) if settings.params_file else None
     params = {i: base or settings.params_for(split_instrument_id(i)[1]) for i in instruments}
     start_ns, end_ns = parse_time(settings.start), parse_time(settings.end)

@@ -66,17 +66,54 @@ def atomic_write_parquet(table: pa.Table, path: Path) -> None:
             tmp.unlink()
 
 
-def _existing_keys(directory: Path, table: str) -> pl.DataFrame | None:
-    """The natural keys already in a partition (a key column a file predates is NULL:
-    run tables written before ``run_id`` existed)."""
+def _existing_keys(directory: Path, table: str, rows: pl.DataFrame) -> pl.DataFrame | None:
+    """Keys already in the partition that ``rows`` could collide with.
+
+    Only row groups whose range of the first key column overlaps the new rows' are read:
+    a run sink appending in time order reads at most the last few row groups, not the
+    whole partition at every flush (which made memory and time grow with the run). A key
+    column a file predates is NULL (run tables written before ``run_id`` existed).
+    """
     files = data_files(directory)
     if not files:
         return None
     tdef = table_def(table)
-    key = list(tdef.key)
-    return pl.concat(
-        [pl.from_arrow(pq.read_table(f, columns=key, schema=tdef.schema)) for f in files]
-    )
+    key = tdef.key
+    dtypes = pl.from_arrow(tdef.schema.empty_table()).schema
+    first = rows[key[0]]
+    lo, hi = (first.min(), first.max()) if first.null_count() == 0 else (None, None)
+    parts = []
+    for f in files:
+        pf = pq.ParquetFile(f)
+        names = set(pf.schema_arrow.names)
+        groups = [
+            g
+            for g in range(pf.metadata.num_row_groups)
+            if key[0] not in names or _may_overlap(pf, g, key[0], lo, hi)
+        ]
+        if not groups:
+            continue
+        present = [k for k in key if k in names]
+        part = pl.from_arrow(pf.read_row_groups(groups, columns=present))
+        missing = [pl.lit(None, dtype=dtypes[k]).alias(k) for k in key if k not in names]
+        if missing:
+            part = part.with_columns(missing)
+        parts.append(part.select(list(key)))
+    return pl.concat(parts) if parts else None
+
+
+def _may_overlap(pf: pq.ParquetFile, group: int, column: str, lo: object, hi: object) -> bool:
+    if lo is None:
+        return True  # null keys in the new rows: compare against everything
+    rg = pf.metadata.row_group(group)
+    for i in range(rg.num_columns):
+        col = rg.column(i)
+        if col.path_in_schema == column:
+            st = col.statistics
+            if st is None or not st.has_min_max or st.null_count:
+                return True
+            return not (st.max < lo or st.min > hi)  # type: ignore[operator]
+    return True
 
 
 def write_partition(
@@ -90,7 +127,7 @@ def write_partition(
     key = list(tdef.key)
     rows = rows.unique(subset=key, keep="first", maintain_order=True)
     directory = partition_dir(lake, table, venue, symbol, day)
-    existing = _existing_keys(directory, table)
+    existing = _existing_keys(directory, table, rows)
     if existing is not None and existing.height:
         rows = rows.join(existing.unique(), on=key, how="anti", nulls_equal=True)
     rows = rows.sort(list(tdef.order), maintain_order=True)

@@ -4,6 +4,10 @@ One partition per instrument, so a multi-worker cluster shards instruments acros
 workers. Items are ``(instrument id, EVENT_DTYPE batch)``; batches end on message
 boundaries. The partition snapshot is the number of rows emitted, so a recovered
 dataflow resumes exactly after the last batch it had processed.
+
+Each day streams from the lake in bounded chunks (``core.lake.iter_events_day``), so
+memory does not grow with the length of the data. Batches are cut per day exactly as
+``message_batches`` would cut the whole day.
 """
 
 from __future__ import annotations
@@ -16,10 +20,13 @@ import numpy as np
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
 from core.errors import LakeError
+from core.event_merge import drop_rows, stream_batches
 from core.instruments import split_instrument_id
 from core.lake import (
-    iter_events,
-    message_batches,
+    day_event_count,
+    day_window,
+    event_days,
+    iter_events_day,
     read_instrument,
 )
 from core.progress import Progress
@@ -48,14 +55,17 @@ class _LakePartition(StatefulSourcePartition[Item, int]):
         lake: Path, inst: str, start: int | None, end: int | None, rows: int, skip: int
     ) -> Iterator[np.ndarray]:
         venue, symbol = split_instrument_id(inst)
-        for day in iter_events(lake, venue, symbol, start, end):
-            if skip >= len(day):
-                skip -= len(day)
-                continue
+        for day in event_days(lake, venue, symbol, start, end):
+            lo = day_window(day, start)
             if skip:
-                day = day[skip:]
-                skip = 0
-            yield from message_batches(day, rows)
+                n = day_event_count(lake, venue, symbol, day, lo, end)  # footers only
+                if n is not None and skip >= n:
+                    skip -= n
+                    continue
+            chunks = iter_events_day(lake, venue, symbol, day, lo, end)
+            if skip:
+                chunks, skip = drop_rows(chunks, skip)
+            yield from stream_batches(chunks, rows)
 
     def next_batch(self) -> list[Item]:
         try:
