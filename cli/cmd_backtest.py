@@ -80,6 +80,7 @@ def run_backtest(
     source: str = "parquet",
     bootstrap: str | None = None,
     warn: Callable[[str], None] | None = None,
+    engine: str | None = None,
 ) -> dict[str, Any]:
     """Run one backtest into ``out``; ``warn`` gets a line if the parameters can never
     quote (default: stderr). Bad input fails before ``out`` is touched, and a failed run
@@ -89,6 +90,7 @@ def run_backtest(
     from core.lake import instrument_path, read_instrument
     from core.lake_span import check_range
     from core.timeutil import parse_time
+    from engine.select import engine_name
     from flows.replay_backtest import lake_backtest, preflight
     from operators.quoting.feasibility import never_quote_warning
     from warehouse.runner import run_flow
@@ -99,6 +101,7 @@ def run_backtest(
         raise MMError("--source kafka needs --bootstrap HOST:PORT")
     if not lake.is_dir() and source == "parquet":
         raise MMError(f"lake {lake} does not exist", "import data first with `mm import`")
+    engine = engine_name(engine)
     start_ns, end_ns = parse_time(start), parse_time(end)
     check_range(start_ns, end_ns)
     params = load_params_file(params_file) if params_file else load_settings().params_for(symbol)
@@ -119,12 +122,14 @@ def run_backtest(
 
             assert bootstrap is not None
             flow = kafka_backtest(
-                bootstrap, lake, [inst], out, {inst: params}, start_ns, end_ns, progress
-            )
+                bootstrap, lake, [inst], out, {inst: params}, start_ns, end_ns, progress,
+                engine=engine,
+            )  # fmt: skip
         else:
             flow = lake_backtest(
-                lake, [inst], out, {inst: params}, start_ns, end_ns, progress=progress
-            )
+                lake, [inst], out, {inst: params}, start_ns, end_ns, progress=progress,
+                engine=engine,
+            )  # fmt: skip
         run_flow(flow)
         summary_path = out / "summary.json"
         if not summary_path.is_file():
@@ -161,11 +166,16 @@ def backtest_cmd(
         bool, typer.Option("--force", help="Replace an existing run in --out.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    engine: Annotated[
+        str | None,
+        typer.Option(help="compiled (default) or python: the plain-Python reference trader."),
+    ] = None,
 ) -> None:
     """Replay-backtest one instrument against the simulated venue; writes quotes, orders, fills, PnL."""
     summary = run_backtest(
-        lake, venue, symbol.upper(), out, params, start, end, force, not as_json, source, bootstrap
-    )
+        lake, venue, symbol.upper(), out, params, start, end, force, not as_json, source,
+        bootstrap, engine=engine,
+    )  # fmt: skip
     if as_json:
         emit_json(summary)
     else:

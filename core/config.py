@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     out: Path | None = None
     params_file: Path | None = None
     log_format: Literal["text", "json"] = "text"
+    run_id: str | None = Field(
+        None,
+        description="backtest: the run's id (default: one all processes of a cluster agree on)",
+    )
+    engine: Literal["compiled", "python"] = Field(
+        "compiled", description="the trader: the compiled loop, or the plain-Python reference"
+    )
     workers: int = Field(1, ge=1)
     depth: int = Field(50, ge=1, description="live order book depth (Bybit: 1, 50, 200, 500)")
     flush_interval_s: float = Field(

@@ -83,10 +83,13 @@ class R(IntEnum):
     SYNC_FEED_RESET = 74  # "feed reset (reconnect)"
     SYNC_STALE = 75  # "stale book: no update for {f0:.1f} s"
     SYNC_CROSSED = 76  # "crossed book"
+    SYNC_RESET = 77  # core.events.reset_text(i0): a live feed's FEED_RESET with its reason
     # trader (operators.trader)
     TRADER_BOOK_UNUSABLE = 90  # "book unusable: {sub}"
     TRADER_PRIVATE_DOWN = 91  # "private stream down: {strings[tok]}"
     TRADER_RECONCILE = 92  # "reconcile after private stream reset"
+    TRADER_LAGGING = 93  # "stale data: exchange time lags {f0:.1f} s"
+    TRADER_SHUTDOWN = 94  # "shutdown"
 
 
 _FIXED: dict[int, str] = {
@@ -115,6 +118,7 @@ _FIXED: dict[int, str] = {
     R.SYNC_FEED_RESET: "feed reset (reconnect)",
     R.SYNC_CROSSED: "crossed book",
     R.TRADER_RECONCILE: "reconcile after private stream reset",
+    R.TRADER_SHUTDOWN: "shutdown",
 }
 
 
@@ -176,6 +180,12 @@ def format_reason(
         return f"stale book: no update for {f0:.1f} s"
     if code == R.TRADER_BOOK_UNUSABLE:
         return "book unusable: " + format_reason(sub, 0, i0, i1, f0, f1, f2, tok, strings)
+    if code == R.SYNC_RESET:
+        from core.events import reset_text
+
+        return reset_text(i0)
+    if code == R.TRADER_LAGGING:
+        return f"stale data: exchange time lags {f0:.1f} s"
     if code == R.TRADER_PRIVATE_DOWN:
         return f"private stream down: {strings[tok]}"
     raise ValueError(f"unknown reason code {code}")

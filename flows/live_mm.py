@@ -70,16 +70,25 @@ from core.instruments import InstrumentSpec, split_instrument_id
 from core.lake import RUN_TABLES
 from core.log import event, get_logger, setup_logging
 from core.params import StrategyParams
+from engine.select import engine_name, make_trader
 from flows.entry import lazy_flow
 from flows.start_checks import warn_never_quote
 from operators.trader import Trader, TraderOutput
 from warehouse.lake_writer import write_rows
-from warehouse.run_sink import RunSink, flush_all_run_sinks, rows_to_frame, write_summary
+from warehouse.run_sink import (
+    RECEIVED,
+    RunSink,
+    flush_all_run_sinks,
+    rows_to_frame,
+    write_summary,
+)
 
 log = get_logger("flows.live_mm")
 SHUTDOWN_BUDGET_S = 4.5  # the issue's bound is 5 s from the signal to exit
 # "{flow name}/{instrument}" -> set once that trader's last rows are in the lake
 FINISHED: dict[str, threading.Event] = {}
+# TraderOutputs each trader handed downstream, by "{lake}/{instrument}" (see RECEIVED)
+EMITTED: dict[str, int] = {}
 
 
 class LiveTraderStep(StatefulLogic[tuple[str, Any], TraderOutput, Trader]):
@@ -106,7 +115,11 @@ class LiveTraderStep(StatefulLogic[tuple[str, Any], TraderOutput, Trader]):
         if self.trader is None:
             self.trader = self.make(inst)
         out = self.trader.on_item(payload)
-        return ([] if out.empty() else [out]), StatefulLogic.RETAIN
+        if out.empty():
+            return [], StatefulLogic.RETAIN
+        key = f"{self.lake}/{inst}"
+        EMITTED[key] = EMITTED.get(key, 0) + 1
+        return [out], StatefulLogic.RETAIN
 
     def _shutdown(self, inst: str, item: Shutdown) -> list[TraderOutput]:
         """The trader's last rows go straight to the lake, and its last log lines straight
@@ -146,6 +159,13 @@ def build_live_flow(settings: Settings, cfg: BybitConfig) -> Dataflow:
         raise ConfigError("no symbols to trade", "set MM_SYMBOLS, e.g. MM_SYMBOLS=BTCUSDT")
     if mode == "live":
         cfg.require_keys()  # one line: set the keys or use paper mode
+    if engine_name(settings.engine) == "compiled":
+        # load every kernel now (from numba's cache; compiled once per machine): a first
+        # call inside the flow would stall the trader while market data and own-order
+        # reports pile up in the sources
+        from engine.warmup import warm_up
+
+        warm_up()
     rest = BybitRest(cfg)
     specs: dict[str, InstrumentSpec] = BybitInstruments(rest, settings.symbols, cfg.category).load()
     insts = sorted(s.id for s in specs.values())
@@ -180,7 +200,7 @@ def build_live_flow(settings: Settings, cfg: BybitConfig) -> Dataflow:
     def make(inst: str) -> Trader:
         spec, p = by_inst[inst], params[inst]
         venue = SimVenue(spec, SimConfig.from_params(p)) if mode == "paper" else None
-        trader = Trader(spec, p, venue, run_tag=run_tag, log_quotes=True,
+        trader = make_trader(spec, p, venue, run_tag, engine=settings.engine, log_quotes=True,
                         wait_for_own_stream=mode == "live")  # fmt: skip
         trader.clock_offset_ns = clock_offset_ns
         pos = positions.get(inst)
@@ -277,6 +297,9 @@ def stop_live(
         done = FINISHED.get(f"{flow_name}/{inst}")
         if done is not None and not done.wait(max(0.0, left() - 0.5)):
             event(log, logging.ERROR, "final_rows_missing", inst=inst)
+    # outputs emitted before the Shutdown may still be on their way to the sink
+    while left() > 0.3 and any(RECEIVED.get(k, 0) < n for k, n in list(EMITTED.items())):
+        time.sleep(0.005)
     try:
         flush_all_run_sinks()
     except Exception as exc:  # never block the exit on the lake

@@ -16,6 +16,7 @@ venue in place of the order gateway.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -40,6 +41,7 @@ from core.lake import read_instrument
 from core.lake_span import require_data
 from core.params import StrategyParams
 from core.timeutil import parse_time
+from engine.select import engine_name, make_trader
 from flows.entry import lazy_flow
 from operators.quoting.feasibility import never_quote_warning
 from operators.trader import Trader, TraderOutput
@@ -85,12 +87,15 @@ def build_backtest_flow(
     params: dict[str, StrategyParams],
     out_dir: Path,
     meta: dict[str, Any] | None = None,
+    engine: str | None = None,
 ) -> Dataflow:
     """The backtest dataflow for any source emitting ``(instrument id, event batch)``.
 
     The run's id (``meta["run_id"]``, default a new one) is in run.json and every row."""
     out_dir.mkdir(parents=True, exist_ok=True)
     run_id = check_run_id((meta or {}).get("run_id") or new_run_id())
+    engine = engine_name(engine)
+    meta = {**(meta or {}), "engine": engine}
     for spec in specs.values():
         write_instrument(out_dir, spec)
     # every process of a cluster builds the flow: each writes the same run.json, atomically
@@ -109,9 +114,8 @@ def build_backtest_flow(
     tmp.replace(out_dir / "run.json")
 
     def make(inst: str) -> Trader:
-        return Trader(
-            specs[inst], params[inst], SimVenue(specs[inst], SimConfig.from_params(params[inst]))
-        )
+        venue = SimVenue(specs[inst], SimConfig.from_params(params[inst]))
+        return make_trader(specs[inst], params[inst], venue, engine=engine)
 
     flow = Dataflow("replay_backtest")
     events = op.input("replay", flow, source)
@@ -129,11 +133,15 @@ def lake_backtest(
     start_ns: int | None = None,
     end_ns: int | None = None,
     progress: bool = False,
+    engine: str | None = None,
+    run_id: str | None = None,
 ) -> Dataflow:
     specs = {i: read_instrument(lake, *split_instrument_id(i)) for i in instruments}
     source = LakeReplaySource(lake, instruments, start_ns, end_ns, progress=progress)
     meta = {"source": "parquet", "lake": str(lake), "start_ns": start_ns, "end_ns": end_ns}
-    return build_backtest_flow(source, specs, params, out_dir, meta)
+    if run_id is not None:
+        meta["run_id"] = run_id
+    return build_backtest_flow(source, specs, params, out_dir, meta, engine)
 
 
 def preflight(
@@ -181,7 +189,20 @@ def flow_from_settings(settings: Settings | None = None) -> Dataflow:
         warning = preflight(settings.lake, inst, params[inst], start_ns, end_ns)
         if warning:
             print(f"replay_backtest: warning: {warning}", file=sys.stderr)
-    return lake_backtest(settings.lake, instruments, settings.out, params, start_ns, end_ns)
+    # every process of a cluster runs this: they must agree on the run id without talking
+    run_id = settings.run_id or cluster_run_id(settings.out, instruments, start_ns, end_ns)
+    return lake_backtest(
+        settings.lake, instruments, settings.out, params, start_ns, end_ns,
+        engine=settings.engine, run_id=run_id,
+    )  # fmt: skip
+
+
+def cluster_run_id(
+    out: Path, instruments: list[str], start_ns: int | None, end_ns: int | None
+) -> str:
+    """A run id every process derives alike: the run directory, instruments and range."""
+    key = json.dumps([str(Path(out).resolve()), sorted(instruments), start_ns, end_ns])
+    return "bt-" + hashlib.sha1(key.encode()).hexdigest()[:16]
 
 
 def kafka_backtest(
@@ -194,6 +215,7 @@ def kafka_backtest(
     end_ns: int | None = None,
     progress: bool = False,
     topic: str | None = None,
+    engine: str | None = None,
 ) -> Dataflow:
     """The same backtest fed from a Kafka event topic (``mm publish``) instead of the lake.
 
@@ -237,7 +259,7 @@ def kafka_backtest(
         "start_ns": start_ns,
         "end_ns": end_ns,
     }
-    return build_backtest_flow(source, specs, params, out_dir, meta)
+    return build_backtest_flow(source, specs, params, out_dir, meta, engine)
 
 
 __getattr__ = lazy_flow("replay_backtest", flow_from_settings)

@@ -38,6 +38,18 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
     os.environ["MM_PROGRESS"] = "0"
     os.environ["PYTHONHASHSEED"] = "0"
+    # MMTEST_ENGINE=python runs the whole suite on the plain-Python reference trader
+    if os.environ.get("MMTEST_ENGINE"):
+        os.environ["MM_ENGINE"] = os.environ["MMTEST_ENGINE"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_kernels() -> None:
+    """Compile (or load from numba's cache) every kernel before any test runs, so a flow
+    started in a subprocess never spends its start-up deadline compiling."""
+    from engine.warmup import warm_up
+
+    warm_up()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -61,3 +73,14 @@ def lake_copy(sample_lake: Path, tmp_path: Path) -> Path:
     dst = tmp_path / "lake"
     shutil.copytree(sample_lake, dst)
     return dst
+
+
+@pytest.fixture(params=["python", "compiled"])
+def both_engines(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test against the reference trader and the compiled loop (MM_ENGINE).
+
+    Modules opt in with ``pytestmark = pytest.mark.usefixtures("both_engines")``; traders
+    built with ``engine.select.make_trader`` (and every flow) follow the setting.
+    """
+    monkeypatch.setenv("MM_ENGINE", request.param)
+    return request.param

@@ -69,10 +69,11 @@ def atomic_write_parquet(table: pa.Table, path: Path) -> None:
 def _existing_keys(directory: Path, table: str, rows: pl.DataFrame) -> pl.DataFrame | None:
     """Keys already in the partition that ``rows`` could collide with.
 
-    Only row groups whose range of the first key column overlaps the new rows' are read:
-    a run sink appending in time order reads at most the last few row groups, not the
-    whole partition at every flush (which made memory and time grow with the run). A key
-    column a file predates is NULL (run tables written before ``run_id`` existed).
+    A row group is read only if, for every key column, its range overlaps the new rows'
+    range (a key matches only if all its columns do): a run sink appending in time order
+    reads at most the last few row groups, not the whole partition at every flush (which
+    made memory and time grow with the run). A key column a file predates is NULL (run
+    tables written before ``run_id`` existed).
     """
     files = data_files(directory)
     if not files:
@@ -80,17 +81,15 @@ def _existing_keys(directory: Path, table: str, rows: pl.DataFrame) -> pl.DataFr
     tdef = table_def(table)
     key = tdef.key
     dtypes = pl.from_arrow(tdef.schema.empty_table()).schema
-    first = rows[key[0]]
-    lo, hi = (first.min(), first.max()) if first.null_count() == 0 else (None, None)
+    ranges = {}
+    for k in key:
+        col = rows[k]
+        ranges[k] = (col.min(), col.max()) if col.null_count() == 0 and len(col) else None
     parts = []
     for f in files:
         pf = pq.ParquetFile(f)
         names = set(pf.schema_arrow.names)
-        groups = [
-            g
-            for g in range(pf.metadata.num_row_groups)
-            if key[0] not in names or _may_overlap(pf, g, key[0], lo, hi)
-        ]
+        groups = [g for g in range(pf.metadata.num_row_groups) if _may_overlap(pf, g, ranges)]
         if not groups:
             continue
         present = [k for k in key if k in names]
@@ -102,17 +101,20 @@ def _existing_keys(directory: Path, table: str, rows: pl.DataFrame) -> pl.DataFr
     return pl.concat(parts) if parts else None
 
 
-def _may_overlap(pf: pq.ParquetFile, group: int, column: str, lo: object, hi: object) -> bool:
-    if lo is None:
-        return True  # null keys in the new rows: compare against everything
+def _may_overlap(pf: pq.ParquetFile, group: int, ranges: dict[str, tuple | None]) -> bool:
+    """False if some key column's values in the row group cannot meet the new rows'."""
     rg = pf.metadata.row_group(group)
     for i in range(rg.num_columns):
         col = rg.column(i)
-        if col.path_in_schema == column:
-            st = col.statistics
-            if st is None or not st.has_min_max or st.null_count:
-                return True
-            return not (st.max < lo or st.min > hi)  # type: ignore[operator]
+        want = ranges.get(col.path_in_schema)
+        if want is None:
+            continue  # not a key column, or null keys in the new rows: no pruning on it
+        st = col.statistics
+        if st is None or not st.has_min_max or st.null_count:
+            continue
+        lo, hi = want
+        if st.max < lo or st.min > hi:  # type: ignore[operator]
+            return False
     return True
 
 

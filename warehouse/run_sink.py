@@ -50,6 +50,9 @@ def rows_to_frame(table: str, rows: list[tuple], run_id: str | None = None) -> A
 
 _OPEN: list[_RunPartition] = []  # live partitions of this process, for a flush at shutdown
 _OPEN_LOCK = threading.Lock()
+# TraderOutputs each live partition has taken in, by "{out_dir}/{instrument}": a shutdown
+# waits until every output its trader emitted has reached the sink before the last flush
+RECEIVED: dict[str, int] = {}
 
 
 def flush_all_run_sinks() -> None:
@@ -82,6 +85,9 @@ class _RunPartition(StatefulSinkPartition[TraderOutput, None]):
             _OPEN.append(self)
 
     def write_batch(self, values: list[TraderOutput]) -> None:
+        key = f"{self.out_dir}/{self.inst}"
+        with _OPEN_LOCK:
+            RECEIVED[key] = RECEIVED.get(key, 0) + len(values)
         for out in values:
             for table in RUN_TABLES:
                 rows = getattr(out, table)

@@ -671,6 +671,8 @@ def _push(sim: SimState) -> int:
     x.r_f1 = 0.0
     x.r_f2 = 0.0
     x.r_tok = -1
+    x.says_post_only = False
+    x.says_not_found = False
     ts = r.now
     x.exch_ts = ts
     x.recv_ts = ts + r.resp_lat
@@ -717,6 +719,9 @@ def _reject(sim: SimState, a, reason: int, k: int) -> None:  # type: ignore[no-u
         x.qty = a.qty
         x.filled = 0
     x.r_code = reason
+    # what the reference's substring tests on the reason text would find
+    x.says_post_only = reason == R_CROSS
+    x.says_not_found = reason == R_NOT_FOUND
 
 
 @njit(cache=True, _nrt=False)
@@ -1993,7 +1998,7 @@ class CompiledSimVenue:
 
     def _response(self, x: tuple) -> OrderUpdate | Fill:
         (is_fill, cid, status, side, price, qty, filled, fee, maker, exch, recv, vno, xno,
-         code, sub, i0, i1, f0, f1, f2, tok) = x  # fmt: skip
+         code, sub, i0, i1, f0, f1, f2, tok, _post_only, _not_found) = x  # fmt: skip
         name = self._name(cid)
         if is_fill:
             return Fill(self.inst, name, side, price, qty, fee, maker, exch, recv, f"sim-x{xno}")

@@ -15,7 +15,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
-from core.events import EVENT_DTYPE, FIRST, LAST
+from core.events import EVENT_DTYPE, FIRST, LAST, RESET_TEXT
 from core.l2book_kernel import CompiledBook, KBook, book_clear, book_set, is_crossed
 from core.reasons import R, StringTable, format_reason, reason_fields
 from operators.book.sync import BookStats, SyncState
@@ -290,12 +290,12 @@ def sync_on_message(sy: KSync, bk: KBook, ev: np.ndarray, start: int, end: int) 
 
 
 @njit(cache=True)
-def sync_force_out(sy: KSync, bk: KBook, code: int, f0: float, tok: int) -> None:
+def sync_force_out(sy: KSync, bk: KBook, code: int, i0: int, f0: float, tok: int) -> None:
     """A reconnect or stale feed invalidates the book (the reference's force_out_of_sync)."""
     r = sy.rec[0]
     if r.state == 1:
         r.state = 2
-    _set_reason(r, code, 0, 0, f0, tok)
+    _set_reason(r, code, i0, 0, f0, tok)
     book_clear(bk)
     r.crossed = False
 
@@ -412,7 +412,9 @@ class CompiledBookSync:
         return bool(sync_on_message(self.st, self.book.st, ev, start, end))
 
     def force_out_of_sync(self, reason: str) -> None:
-        if reason == format_reason(R.SYNC_FEED_RESET):
-            sync_force_out(self.st, self.book.st, R.SYNC_FEED_RESET, 0.0, -1)
-        else:
-            sync_force_out(self.st, self.book.st, R.EXTERNAL, 0.0, self.strings.tok(reason))
+        for code, text in RESET_TEXT.items():
+            if reason == text:
+                sync_force_out(self.st, self.book.st, int(R.SYNC_RESET), int(code), 0.0, -1)
+                return
+        tok = self.strings.tok(reason)
+        sync_force_out(self.st, self.book.st, int(R.EXTERNAL), 0, 0.0, tok)

@@ -17,6 +17,8 @@ from core.params import StrategyParams
 from flows.replay_backtest import lake_backtest
 from warehouse.runner import run_flow
 
+pytestmark = pytest.mark.usefixtures("both_engines")  # the reference and the compiled loop
+
 REPO = Path(__file__).resolve().parents[2]
 INST = SPEC.id
 

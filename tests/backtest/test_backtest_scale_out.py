@@ -99,8 +99,16 @@ def test_two_processes_write_the_same_run_tables(runs: dict[int, Path]) -> None:
         venue, symbol = inst.split(":")
         for table in ("quotes", "orders", "pnl"):
             assert one[f"{table} venue={venue} symbol={symbol}"].num_rows > 0, (table, inst)
+    # both processes of the cluster agreed on one run id (each run its own)
+    for tables in (one, two):
+        ids = set()
+        for t in tables.values():
+            ids.update(t.column("run_id").unique().to_pylist())
+        assert len(ids) == 1, ids
     for key, table in one.items():
-        assert _same_bits(table, two[key]), key
+        drop = table.schema.get_field_index("run_id")
+        other = two[key]
+        assert _same_bits(table.remove_column(drop), other.remove_column(drop)), key
 
 
 def _same_bits(a: pa.Table, b: pa.Table) -> bool:
@@ -121,9 +129,9 @@ def _same_bits(a: pa.Table, b: pa.Table) -> bool:
 
 def test_two_processes_write_the_same_summaries_and_run_json(runs: dict[int, Path]) -> None:
     def summaries(run: Path) -> dict[str, dict]:
-        return {
-            p.name: json.loads(p.read_text()) for p in sorted((run / "summaries").glob("*.json"))
-        }
+        run_id = json.loads((run / "run.json").read_text())["run_id"]
+        found = sorted((run / "runs" / run_id / "summaries").glob("*.json"))
+        return {p.name: json.loads(p.read_text()) for p in found}
 
     one, two = summaries(runs[1]), summaries(runs[2])
     assert sorted(one) == sorted(f"{i.replace(':', '__')}.json" for i in INSTRUMENTS)
@@ -138,5 +146,8 @@ def test_two_processes_write_the_same_summaries_and_run_json(runs: dict[int, Pat
     for key in ("net_pnl", "fees", "fills", "volume", "events"):
         assert merged1[key] == merged2[key], key
     assert merged2["events"] == sum(s["events"] for s in two.values())
-    assert (runs[1] / "run.json").read_text() == (runs[2] / "run.json").read_text()
+    def run_json(run: Path) -> dict:
+        return {k: v for k, v in json.loads((run / "run.json").read_text()).items() if k != "run_id"}
+
+    assert run_json(runs[1]) == run_json(runs[2])
     assert not list(runs[2].glob(".run.json.*"))  # no temp file left behind

@@ -6,13 +6,17 @@ from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
+import pytest
 from bt_helpers import MS, SPEC, T0, book_msg
 
 from core.events import EVENT_DTYPE, Fill, OrderStatus, OrderUpdate, Tick
 from core.orders import ActionType
 from core.params import StrategyParams
+from engine.select import make_trader
 from operators.risk.manager import RiskState
 from operators.trader import Trader
+
+pytestmark = pytest.mark.usefixtures("both_engines")
 
 
 def events(rows: list[tuple]) -> np.ndarray:
@@ -34,7 +38,7 @@ def trader(**risk: object) -> Trader:
         }
     )
     r = p.risk.model_copy(update={"max_position_usd": 5000.0, **risk})
-    return Trader(
+    return make_trader(
         SPEC, p.model_copy(update={"quote": q, "risk": r}), venue=None, run_tag="t", log_quotes=True
     )
 

@@ -36,9 +36,12 @@ from core.events import EVENT_DTYPE, FIRST, LAST, Fill, Kind, OrderStatus, Order
 from core.instruments import ASK, BID, InstrumentSpec
 from core.orders import ActionType, OrderAction
 from core.params import OrderParams, QuoteParams, StrategyParams
+from engine.select import make_trader
 from operators.orders.manager import OrderManager
 from operators.quoting.engine import QuoteLevel, QuoteSet
 from operators.trader import Trader
+
+pytestmark = pytest.mark.usefixtures("both_engines")
 
 T0 = 1_700_000_000_000_000_000
 MS = 1_000_000
@@ -64,7 +67,7 @@ def trader(wait_for_own_stream: bool = False) -> Trader:
     )  # fmt: skip
     r = p.risk.model_copy(update={"max_position_usd": 5000.0})
     p = p.model_copy(update={"quote": q, "risk": r})
-    return Trader(SPEC, p, None, "t", log_quotes=True, wait_for_own_stream=wait_for_own_stream)
+    return make_trader(SPEC, p, None, "t", log_quotes=True, wait_for_own_stream=wait_for_own_stream)
 
 
 def ack(

@@ -35,8 +35,11 @@ from core.events import (
 from core.instruments import ASK, BID
 from core.orders import ActionType
 from core.params import StrategyParams
+from engine.select import make_trader
 from flows.live_mm import measure_clock_offset
 from operators.trader import Trader, TraderOutput
+
+pytestmark = pytest.mark.usefixtures("both_engines")
 
 S = 1_000 * MS
 TOP = [(BID, 10000, 50), (ASK, 10010, 50)]
@@ -191,13 +194,13 @@ def trade(ts: int, side: int, price: int, qty: int) -> np.ndarray:
 def paper_trader() -> Trader:
     base = trader()  # the same quoting parameters, with the simulated venue bound inside
     p: StrategyParams = base.params
-    return Trader(SPEC, p, SimVenue(SPEC, SimConfig.from_params(p)), "t", log_quotes=True)
+    return make_trader(SPEC, p, SimVenue(SPEC, SimConfig.from_params(p)), "t", log_quotes=True)
 
 
 def test_paper_shutdown_cancels_the_simulated_orders_before_its_last_rows() -> None:
     t = paper_trader()
     venue = t.venue
-    assert isinstance(venue, SimVenue)
+    assert venue is not None  # a SimVenue, or the compiled trader's view of its own
     outs = [t.on_market(at(T0, 1, TOP))]  # bid 99.94 x 10, ask 100.16 x 9 go out
     outs.append(t.on_market(at(T0 + 20 * MS, 2, [(BID, 10000, 45)], Kind.BOOK_DELTA)))
     assert sorted(o.side for o in venue.open_orders().values()) == [ASK, BID]  # resting

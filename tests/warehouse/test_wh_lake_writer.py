@@ -25,6 +25,7 @@ def orders(seqs: range | list[int], reason: str = "") -> pl.DataFrame:
     schema = table_def("orders").schema
     n = len(seqs)
     cols = {
+        "run_id": ["r1"] * n,
         "recv_ts": [T0 + s * 1_000 for s in seqs],
         "seq": seqs,
         "client_id": [f"c{s}" for s in seqs],
@@ -47,11 +48,10 @@ def test_appends_read_only_overlapping_row_groups(tmp_path: Path) -> None:
         assert res.written == 1000
     d = partition_dir(tmp_path, "orders", VENUE, SYMBOL, DAY)
     assert len(data_files(d)) == 5
-    key = table_def("orders").key
-    assert _existing_keys(d, key, orders(range(5000, 6000))) is None  # nothing to compare
-    near = _existing_keys(d, key, orders([10, 20]))
+    assert _existing_keys(d, "orders", orders(range(5000, 6000))) is None  # nothing to compare
+    near = _existing_keys(d, "orders", orders([10, 20]))
     assert near is not None and near["seq"].to_list() == list(range(1000))  # the first file
-    both = _existing_keys(d, key, orders([999, 4000]))
+    both = _existing_keys(d, "orders", orders([999, 4000]))
     assert both is not None and both.height == 5000  # the range spans every file
 
 
@@ -91,7 +91,7 @@ def test_string_keys_are_pruned_and_deduped(tmp_path: Path) -> None:
     write_rows(tmp_path, "trades", VENUE, SYMBOL, trades(list(range(0, 100))))
     write_rows(tmp_path, "trades", VENUE, SYMBOL, trades(list(range(100, 200))))
     d = partition_dir(tmp_path, "trades", VENUE, SYMBOL, DAY)
-    got = _existing_keys(d, ("trade_id",), trades([150, 160]))
+    got = _existing_keys(d, "trades", trades([150, 160]))
     assert got is not None and got.height == 100  # only the second file's ids
     res = write_rows(tmp_path, "trades", VENUE, SYMBOL, trades([42, 150, 200]))
     assert (res.written, res.duplicates) == (1, 2)
