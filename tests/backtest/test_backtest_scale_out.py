@@ -146,8 +146,11 @@ def test_two_processes_write_the_same_summaries_and_run_json(runs: dict[int, Pat
     for key in ("net_pnl", "fees", "fills", "volume", "events"):
         assert merged1[key] == merged2[key], key
     assert merged2["events"] == sum(s["events"] for s in two.values())
+
     def run_json(run: Path) -> dict:
-        return {k: v for k, v in json.loads((run / "run.json").read_text()).items() if k != "run_id"}
+        return {
+            k: v for k, v in json.loads((run / "run.json").read_text()).items() if k != "run_id"
+        }
 
     assert run_json(runs[1]) == run_json(runs[2])
     assert not list(runs[2].glob(".run.json.*"))  # no temp file left behind
