@@ -1798,6 +1798,8 @@ def sim_poll(sim: SimState, local_ts: int, out: np.ndarray, start: int) -> int:
         y.r_f1 = x.r_f1
         y.r_f2 = x.r_f2
         y.r_tok = x.r_tok
+        y.says_post_only = x.says_post_only
+        y.says_not_found = x.says_not_found
         n += 1
         r.o_head = r.o_head + 1 if r.o_head + 1 < cap else 0
         r.o_count -= 1

@@ -48,9 +48,9 @@ class Collected:
     def assert_equal(self, other: Collected) -> None:
         for name in ("quotes", "orders", "fills", "pnl", "logs", "actions", "summaries"):
             a, b = canon(getattr(self, name)), canon(getattr(other, name))
-            assert len(a) == len(b), f"{name}: {len(a)} rows vs {len(b)}"
-            for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            for i, (x, y) in enumerate(zip(a, b, strict=False)):
                 assert x == y, f"{name}[{i}] differs:\n  reference {x}\n  compiled  {y}"
+            assert len(a) == len(b), f"{name}: {len(a)} rows vs {len(b)}"
 
 
 def batches(ev: np.ndarray, rows: int) -> Iterable[np.ndarray]:

@@ -98,3 +98,40 @@ def test_batching_does_not_change_anything(sample_lake: Path, rows: int) -> None
     ref, fast = pair(sample_lake, venue, symbol, VARIANTS["default"])
     a, b = run_both(ref, fast, events(sample_lake, venue, symbol), rows=5_000, fast_rows=rows)
     a.assert_equal(b)
+
+
+BIG_SLOW = params(
+    sim={"order_latency_ms": 40.0, "response_latency_ms": 25.0, "queue_model": "power"},
+    quote={"order_size_usd": 3000.0, "use_regimes": False, "levels": 4, "vol_multiplier": 0.0,
+           "level_spacing_bps": 0.2, "base_spread_bps": 0.0, "warmup_vol_bps": 0.0},
+    risk={"max_position_usd": 9000.0},
+    orders={"replace_threshold_ticks": 0, "max_open_orders": 7, "max_order_usd": 3500.0},
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def two_copies(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two back-to-back copies of the Binance sample: the book gaps and resyncs between."""
+    from bench.make_day import make_day
+
+    lake = tmp_path_factory.mktemp("two_copies")
+    make_day(lake, copies=2, progress=False)
+    return lake
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["default", "big_slow"])
+def test_a_resync_between_copies(two_copies: Path, variant: str) -> None:
+    """A gap, a resync at the next snapshot and quoting again; with big slow orders also
+    partial fills, post-only rejects of late amends and pre-trade rejections."""
+    from collections import Counter
+
+    p = VARIANTS["default"] if variant == "default" else BIG_SLOW
+    ref, fast = pair(two_copies, "binance-usdm", "BTCUSDT", p)
+    a, b = run_both(ref, fast, events(two_copies, "binance-usdm", "BTCUSDT"), rows=20_000)
+    assert ref.sync.stats.resyncs == 1 and ref.sync.stats.gaps == 1
+    kinds = Counter(o[3] for o in a.orders)
+    if variant == "big_slow":
+        assert kinds["partially_filled"] and kinds["rejected_pretrade"] and kinds["rejected"]
+        assert any("post-only" in o[9] for o in a.orders if o[3] == "rejected")
+    a.assert_equal(b)
