@@ -90,13 +90,13 @@ def grow_book(bk: KBook, lo: int, hi: int) -> KBook:
     return out
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def book_fits(bk: KBook, price: int) -> bool:
     i = price - bk.rec[0].base
     return 0 <= i < bk.rec[0].size
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def book_set(bk: KBook, side: int, price: int, qty: int) -> None:
     """Set a level's total size; 0 deletes it. The price must fit (:func:`book_fits`),
     except for a deletion, which is a no-op outside the window."""
@@ -144,7 +144,7 @@ def book_set(bk: KBook, side: int, price: int, qty: int) -> None:
                 r.best_ask = j + r.base
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def book_clear(bk: KBook) -> None:
     r = bk.rec[0]
     if r.bid_lo <= r.bid_hi:
@@ -159,20 +159,20 @@ def book_clear(bk: KBook) -> None:
     r.ask_hi = -1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def best_bid(bk: KBook) -> int:
     """Best bid price, or NO_PRICE."""
     r = bk.rec[0]
     return r.best_bid if r.n_bid > 0 else NO_PRICE
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def best_ask(bk: KBook) -> int:
     r = bk.rec[0]
     return r.best_ask if r.n_ask > 0 else NO_PRICE
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def qty_at(bk: KBook, side: int, price: int) -> int:
     r = bk.rec[0]
     i = price - r.base
@@ -181,7 +181,7 @@ def qty_at(bk: KBook, side: int, price: int) -> int:
     return bk.bids[i] if side == BID else bk.asks[i]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def next_level(bk: KBook, side: int, price: int) -> int:
     """The next worse price with a level after ``price`` on ``side`` (NO_PRICE if none).
 
@@ -212,7 +212,7 @@ def next_level(bk: KBook, side: int, price: int) -> int:
     return NO_PRICE
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def depth_qty(bk: KBook, side: int, n: int) -> int:
     """Total size of the top ``n`` levels of one side."""
     r = bk.rec[0]
@@ -244,7 +244,7 @@ def depth_qty(bk: KBook, side: int, n: int) -> int:
     return total
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def imbalance(bk: KBook, n: int) -> float:
     """(bid depth - ask depth) / total over the top ``n`` levels, in [-1, 1]."""
     b = depth_qty(bk, BID, n)
@@ -254,7 +254,7 @@ def imbalance(bk: KBook, n: int) -> float:
     return 0.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def mid_x2(bk: KBook) -> int:
     """Twice the mid in ticks, or NO_PRICE if a side is empty."""
     r = bk.rec[0]
@@ -263,13 +263,13 @@ def mid_x2(bk: KBook) -> int:
     return r.best_bid + r.best_ask
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def is_crossed(bk: KBook) -> bool:
     r = bk.rec[0]
     return r.n_bid > 0 and r.n_ask > 0 and r.best_bid >= r.best_ask
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _depth_into(bk: KBook, side: int, n: int, out: np.ndarray) -> int:
     k = 0
     p = best_bid(bk) if side == BID else best_ask(bk)

@@ -25,19 +25,19 @@ ERR_OVERFLOW = 1  # an exact integer left int64
 ERR_CAPACITY = 2  # a preallocated array is full (the edge grows arrays between messages)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def py_max(a, b):  # type: ignore[no-untyped-def]
     """CPython's ``max(a, b)``: ``b`` only if ``b > a`` (so ``max(nan, x)`` is nan)."""
     return b if b > a else a
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def py_min(a, b):  # type: ignore[no-untyped-def]
     """CPython's ``min(a, b)``: ``b`` only if ``b < a``."""
     return b if b < a else a
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def mul_overflows(a: int, b: int) -> bool:
     """True if ``a * b`` does not fit in int64.
 
@@ -57,7 +57,7 @@ def mul_overflows(a: int, b: int) -> bool:
     return -a > INT64_MAX // -b
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def add_overflows(a: int, b: int) -> bool:
     """True if ``a + b`` does not fit in int64."""
     if b > 0:

@@ -182,7 +182,7 @@ _ = (reason_fields, RESPONSE_DTYPE)
 
 
 # ---- rows ---------------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _copy_reason(dst, src, src_prefix_is_r: bool) -> None:  # type: ignore[no-untyped-def]
     dst.r_code = src.r_code
     dst.r_sub = src.r_sub
@@ -194,7 +194,7 @@ def _copy_reason(dst, src, src_prefix_is_r: bool) -> None:  # type: ignore[no-un
     dst.r_tok = src.r_tok
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _order_row(
     T: KTrader,
     now: int,
@@ -231,7 +231,7 @@ def _order_row(
     return row
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _log(T: KTrader, kind: int):  # type: ignore[no-untyped-def]
     tr = T.tr[0]
     row = T.logs[tr.n_logs]
@@ -253,7 +253,7 @@ def _log(T: KTrader, kind: int):  # type: ignore[no-untyped-def]
     return row
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _pnl_row(T: KTrader, now: int) -> None:
     tr = T.tr[0]
     m2 = tr.last_mid_x2
@@ -284,7 +284,7 @@ def _pnl_row(T: KTrader, now: int) -> None:
     row.risk_state = T.risk.rec[0].state
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _record_quotes(T: KTrader, now: int, nb: int, na: int, empty_mid: float, use_qs: bool) -> None:
     """Quote rows for the quote set in ``T.levels[:nb + na]`` / ``T.qs`` (or an empty set
     with ``mid = empty_mid`` and default context when ``use_qs`` is False), if changed."""
@@ -368,7 +368,7 @@ def _record_quotes(T: KTrader, now: int, nb: int, na: int, empty_mid: float, use
 
 
 # ---- actions --------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _send(T: KTrader, acts: np.ndarray, n: int, now: int) -> None:
     tr = T.tr[0]
     for i in range(n):
@@ -384,7 +384,7 @@ def _send(T: KTrader, acts: np.ndarray, n: int, now: int) -> None:
 
 
 # ---- own orders -----------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _on_fill(T: KTrader, fills: np.ndarray, j: int, now: int) -> None:
     tr = T.tr[0]
     f = fills[j]
@@ -428,7 +428,7 @@ def _on_fill(T: KTrader, fills: np.ndarray, j: int, now: int) -> None:
     _pnl_row(T, now)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _on_own(T: KTrader, resp: np.ndarray, j: int, now: int) -> None:
     tr = T.tr[0]
     tr.dirty = True
@@ -450,7 +450,7 @@ def _on_own(T: KTrader, resp: np.ndarray, j: int, now: int) -> None:
 
 
 # ---- features -------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _update_features(T: KTrader, now: int) -> None:
     tr = T.tr[0]
     m2 = mid_x2(T.book)
@@ -470,13 +470,13 @@ def _update_features(T: KTrader, now: int) -> None:
 
 
 # ---- book liveness ----------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _book_usable(T: KTrader) -> bool:
     """In sync, not crossed, not lagging (the reference's ``book_usable``)."""
     return sync_usable(T.sync) and not T.tr[0].lagging
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _book_reason(T: KTrader) -> tuple[int, int, int, float, int]:
     """(code, i0, i1, f0, tok) of the reference's ``book_reason`` (NONE when usable)."""
     s = T.sync.rec[0]
@@ -489,7 +489,7 @@ def _book_reason(T: KTrader) -> tuple[int, int, int, float, int]:
     return 0, 0, 0, 0.0, -1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _check_lag(T: KTrader, raw_lag: int) -> None:
     tr = T.tr[0]
     lag = raw_lag - tr.clock_offset_ns
@@ -502,7 +502,7 @@ def _check_lag(T: KTrader, raw_lag: int) -> None:
         lg.i0 = lag
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _resync_check(T: KTrader, now: int, usable: bool) -> int:
     """operators.book.resync.ResyncScheduler.check: the request's attempt number, or 0."""
     tr = T.tr[0]
@@ -524,7 +524,7 @@ def _resync_check(T: KTrader, now: int, usable: bool) -> int:
 
 
 # ---- decision -------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _decide(T: KTrader, now: int) -> None:
     tr = T.tr[0]
     tr.dirty = False
@@ -617,7 +617,7 @@ def _decide(T: KTrader, now: int) -> None:
 
 
 # ---- the loop -------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _poll(T: KTrader, t: int) -> None:
     """Every venue response visible at ``t``, in order (handling one never adds another)."""
     while True:
@@ -628,7 +628,7 @@ def _poll(T: KTrader, t: int) -> None:
             return
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _wake(T: KTrader, until: int) -> None:
     """Venue responses arriving before ``until`` are handled at their own arrival times."""
     tr = T.tr[0]
@@ -641,7 +641,7 @@ def _wake(T: KTrader, until: int) -> None:
             _decide(T, t)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _room(T: KTrader) -> bool:
     tr = T.tr[0]
     cap = len(T.orders)
@@ -655,7 +655,7 @@ def _room(T: KTrader) -> bool:
     )
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def on_market(T: KTrader, ev: np.ndarray, start: int) -> tuple[int, int]:
     """Process the messages of ``ev`` from row ``start``; returns (outcome, next row)."""
     tr = T.tr[0]
@@ -740,7 +740,7 @@ def on_market(T: KTrader, ev: np.ndarray, start: int) -> tuple[int, int]:
     return DONE, n
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def on_own(T: KTrader, resp: np.ndarray, n: int, now: int) -> None:
     """Live: venue reports (the private stream), then a decision if anything changed."""
     for i in range(n):
@@ -751,7 +751,7 @@ def on_own(T: KTrader, resp: np.ndarray, n: int, now: int) -> None:
         _decide(T, now)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def on_timer(T: KTrader, now: int, kill: bool, kill_tok: int) -> None:
     """Heartbeat: venue responses (paper), kill file, stale-book guard, PnL sampling."""
     tr = T.tr[0]
@@ -787,12 +787,12 @@ def on_timer(T: KTrader, now: int, kill: bool, kill_tok: int) -> None:
         _decide(T, now)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def decide(T: KTrader, now: int) -> None:
     _decide(T, now)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def finish(T: KTrader) -> None:
     """End of the data: let the last actions reach the venue and their answers come back,
     close the markouts, write a last PnL row."""
@@ -806,7 +806,7 @@ def finish(T: KTrader) -> None:
     _pnl_row(T, now)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def shutdown(T: KTrader, now: int) -> None:
     """Live shutdown: decide nothing more; record that nothing is quoted; let every fill
     row go; a last PnL row."""
@@ -826,7 +826,7 @@ def shutdown(T: KTrader, now: int) -> None:
     _pnl_row(T, now)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def own_fill_booked(T: KTrader, side: int, price: int, qty: int, now: int, decide_: bool) -> None:
     """A position difference booked at a price (start-up seed, reconciliation)."""
     ik.inv_on_fill(T.inv, side, price, qty, 0, False)
@@ -838,7 +838,7 @@ def own_fill_booked(T: KTrader, side: int, price: int, qty: int, now: int, decid
 _ = (ACTION_DTYPE, py_max)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def private_down(T: KTrader, now: int, tok: int) -> None:
     """Fills would go unseen: pull every quote until the stream is back."""
     tr = T.tr[0]

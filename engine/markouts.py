@@ -39,7 +39,7 @@ def new_markouts(capacity: int = 4096) -> KMarkouts:
     )
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def mk_headroom_ok(mk: KMarkouts) -> bool:
     r = mk.rec[0]
     return len(mk.ts) - (r.added - r.emitted) >= HEADROOM
@@ -58,7 +58,7 @@ def grow_markouts(mk: KMarkouts) -> KMarkouts:
     return new
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def mk_add(mk: KMarkouts, row: np.ndarray, i: int, ts: int) -> None:
     """Open fill row ``row[i]`` (its mid_* fields are set to NaN here)."""
     r = mk.rec[0]
@@ -75,7 +75,7 @@ def mk_add(mk: KMarkouts, row: np.ndarray, i: int, ts: int) -> None:
     r.added += 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _set_mid(row, h: int, mid: float) -> None:  # type: ignore[no-untyped-def]
     if h == 0:
         row.mid_1s = mid
@@ -87,7 +87,7 @@ def _set_mid(row, h: int, mid: float) -> None:  # type: ignore[no-untyped-def]
         row.mid_60s = mid
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _advance(mk: KMarkouts, h: int, hp: int, mid: float, ts: int) -> int:
     r = mk.rec[0]
     cap = len(mk.ts)
@@ -100,7 +100,7 @@ def _advance(mk: KMarkouts, h: int, hp: int, mid: float, ts: int) -> int:
     return hp
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def mk_on_mid(mk: KMarkouts, mid: float, ts: int, out: np.ndarray, n_out: int) -> int:
     """Record ``mid`` for every horizon now due; rows whose horizons are all done go to
     ``out`` from ``n_out`` on. Returns the new ``n_out``."""
@@ -119,7 +119,7 @@ def mk_on_mid(mk: KMarkouts, mid: float, ts: int, out: np.ndarray, n_out: int) -
     return n_out
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def mk_flush(mk: KMarkouts, out: np.ndarray, n_out: int) -> int:
     """End of the data: every open row leaves, unresolved horizons as NaN."""
     r = mk.rec[0]

@@ -73,7 +73,7 @@ def new_sync(venue: str, row_capacity: int = 1 << 14) -> KSync:
     return KSync(rec, buf, np.zeros(row_capacity if r["rule"] == RULE_BINANCE else 1, BUF_ROW))
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def sync_headroom_ok(sy: KSync, rows: int) -> bool:
     """Room to buffer a diff of ``rows`` rows (only Binance buffers)."""
     r = sy.rec[0]
@@ -97,13 +97,13 @@ def grow_sync(sy: KSync, rows: int) -> KSync:
     return KSync(rec, sy.buf.copy(), out)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def sync_usable(sy: KSync) -> bool:
     r = sy.rec[0]
     return r.state == 1 and not r.crossed
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _set_reason(r, code, i0, i1, f0, tok):  # type: ignore[no-untyped-def]
     r.lr_code = code
     r.lr_sub = 0
@@ -115,7 +115,7 @@ def _set_reason(r, code, i0, i1, f0, tok):  # type: ignore[no-untyped-def]
     r.lr_tok = tok
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _apply_ev(bk: KBook, ev: np.ndarray, start: int, end: int) -> None:
     for i in range(start, end):
         side = ev[i].side
@@ -123,7 +123,7 @@ def _apply_ev(bk: KBook, ev: np.ndarray, start: int, end: int) -> None:
             book_set(bk, side, ev[i].price, ev[i].qty)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _reset_ev(sy: KSync, bk: KBook, ev: np.ndarray, start: int, end: int, seq: int) -> None:
     r = sy.rec[0]
     r.snapshots += 1
@@ -135,7 +135,7 @@ def _reset_ev(sy: KSync, bk: KBook, ev: np.ndarray, start: int, end: int, seq: i
     r.state = 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _gap(sy: KSync, bk: KBook, code: int, i0: int, i1: int) -> None:
     r = sy.rec[0]
     r.gaps += 1
@@ -145,7 +145,7 @@ def _gap(sy: KSync, bk: KBook, code: int, i0: int, i1: int) -> None:
     r.crossed = False
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _apply_buf(sy: KSync, bk: KBook, row0: int, n: int) -> None:
     cap = len(sy.rows)
     for k in range(n):
@@ -154,7 +154,7 @@ def _apply_buf(sy: KSync, bk: KBook, row0: int, n: int) -> None:
             book_set(bk, row.side, row.price, row.qty)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _binance_delta(
     sy: KSync,
     bk: KBook,
@@ -218,7 +218,7 @@ def _binance_delta(
     r.last_seq = seq
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _binance_snapshot(sy: KSync, bk: KBook, ev: np.ndarray, start: int, end: int, seq: int) -> None:
     r = sy.rec[0]
     if r.state == 1 and not r.has_anchor and seq <= r.last_seq:
@@ -245,7 +245,7 @@ def _binance_snapshot(sy: KSync, bk: KBook, ev: np.ndarray, start: int, end: int
         row0 = (row0 + m.rows) % cap
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def sync_on_message(sy: KSync, bk: KBook, ev: np.ndarray, start: int, end: int) -> bool:
     """Apply one book message (rows ``ev[start:end]``); returns ``usable`` afterwards."""
     r = sy.rec[0]
@@ -289,7 +289,7 @@ def sync_on_message(sy: KSync, bk: KBook, ev: np.ndarray, start: int, end: int) 
     return r.state == 1 and not r.crossed
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def sync_force_out(sy: KSync, bk: KBook, code: int, i0: int, f0: float, tok: int) -> None:
     """A reconnect or stale feed invalidates the book (the reference's force_out_of_sync)."""
     r = sy.rec[0]

@@ -71,7 +71,7 @@ _TWO53 = 1 << 53
 # ---- exact arithmetic and the book ------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _int_true_div_slow(n: int, d: int) -> float:
     """Correctly rounded (half to even) ``n / d`` by long division: the slow path."""
     if d == 0:
@@ -126,7 +126,7 @@ def _int_true_div_slow(n: int, d: int) -> float:
     return -x if neg else x
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def int_true_div(n: int, d: int) -> float:
     """Python's ``n / d`` for int64 ``n``, ``d``: correctly rounded, whatever their size."""
     if -_TWO53 <= n <= _TWO53 and -_TWO53 <= d <= _TWO53:
@@ -134,7 +134,7 @@ def int_true_div(n: int, d: int) -> float:
     return _int_true_div_slow(n, d)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def book_imbalance(bk: KBook, n: int) -> float:
     """:meth:`core.l2book.L2Book.imbalance` with Python's exact ``int / int``."""
     b = depth_qty(bk, BID, n)
@@ -144,7 +144,7 @@ def book_imbalance(bk: KBook, n: int) -> float:
     return 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def microprice(bk: KBook) -> tuple[float, int]:
     """(microprice in ticks, 0); NaN for the reference's None (a side is empty);
     (NaN, ERR_OVERFLOW) if ``bid*ask_qty + ask*bid_qty`` leaves int64."""
@@ -194,7 +194,7 @@ def new_imbalance(levels: int = 5, half_life_ms: float = 500.0) -> KImbalance:
     return KImbalance(rec)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def imb_update(st: KImbalance, bk: KBook, ts: int) -> float:
     """:meth:`ImbalanceEMA.update`: the smoothed imbalance after a book message at ``ts``."""
     r = st.rec[0]
@@ -265,7 +265,7 @@ def new_volatility(
     return KVolatility(rec)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def _vol_add(st: KVolatility, ret: float, rng: float, n: int) -> None:
     r = st.rec[0]
     keep = r.lam ** float(n)  # CPython's float ** int is pow(), not repeated products
@@ -276,7 +276,7 @@ def _vol_add(st: KVolatility, ret: float, rng: float, n: int) -> None:
     r.samples += n
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def vol_update(st: KVolatility, mid: float, ts: int) -> bool:
     """:meth:`Volatility.update`: True if a sample closed (ERR_MID if ``mid`` is not > 0)."""
     r = st.rec[0]
@@ -369,13 +369,13 @@ def new_regime_table(table: dict[Regime, RegimeParams] | None = None) -> KRegime
 DEFAULT_REGIME_TABLE = new_regime_table()
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def regime_params(table: KRegimeTable, regime: int) -> tuple[float, int, float]:
     """(spread_clamp_bps, levels, position_multiplier) of ``regime``."""
     return table.spread_clamp_bps[regime], table.levels[regime], table.position_multiplier[regime]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def _percentile(s: np.ndarray, n: int, q: float) -> float:
     pos = q * (n - 1)
     lo = math.floor(pos)
@@ -384,7 +384,7 @@ def _percentile(s: np.ndarray, n: int, q: float) -> float:
     return v if frac == 0.0 else v + (s[lo + 1] - v) * frac
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _sorted_insert(s: np.ndarray, n: int, x: float) -> None:
     lo = 0
     hi = n
@@ -399,7 +399,7 @@ def _sorted_insert(s: np.ndarray, n: int, x: float) -> None:
     s[lo] = x
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _sorted_remove(s: np.ndarray, n: int, x: float) -> None:
     lo = 0
     hi = n
@@ -413,7 +413,7 @@ def _sorted_remove(s: np.ndarray, n: int, x: float) -> None:
         s[i] = s[i + 1]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def regime_update(st: KRegime, vol_bps: float) -> int:
     """:meth:`RegimeDetector.update` (ERR_VOL if ``vol_bps`` is not finite)."""
     r = st.rec[0]
@@ -576,7 +576,7 @@ def new_signal(
     return KSignal(rec, kalman, qqe)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def kalman_update(st: KKalman, price: float) -> tuple[float, float]:
     """:meth:`KalmanTrend.update`: (level, slope per sample)."""
     r = st.rec[0]
@@ -610,7 +610,7 @@ def kalman_update(st: KKalman, price: float) -> tuple[float, float]:
     return r.level, r.slope
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def _avg_step(avg: np.ndarray, i: int, x: float) -> tuple[bool, float]:
     """One input of seeded average ``i``: (has a value, value)."""
     a = avg[i]
@@ -626,12 +626,12 @@ def _avg_step(avg: np.ndarray, i: int, x: float) -> tuple[bool, float]:
     return a.has, a.value
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def _cross(x: float, x1: float, y: float, y1: float) -> bool:
     return (x > y and x1 <= y1) or (x < y and x1 >= y1)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def qqe_update(st: KQQE, price: float) -> int:
     """:meth:`QQE.update`: +1 / -1 / 0."""
     r = st.rec[0]
@@ -707,7 +707,7 @@ def qqe_update(st: KQQE, price: float) -> int:
     return r.value
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _signal_sample(st: KSignal, price: float) -> None:
     r = st.rec[0]
     r.samples += 1
@@ -724,7 +724,7 @@ def _signal_sample(st: KSignal, price: float) -> None:
         r.value = 0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def signal_update(st: KSignal, mid: float, ts: int) -> int:
     """:meth:`DirectionalSignal.update` (ERR_MID if ``mid`` is not > 0)."""
     r = st.rec[0]
@@ -871,14 +871,14 @@ def grow_tox(st: KToxicity) -> KToxicity:
     )
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def tox_headroom_ok(st: KToxicity) -> bool:
     """Room for one more message: a microprice and TOX_FILL_HEADROOM fills."""
     r = st.rec[0]
     return r.m_count < st.micro_ts.shape[0] and r.p_count + TOX_FILL_HEADROOM <= st.pend_ts.shape[0]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def tox_on_book(st: KToxicity, bk: KBook, ts: int, imbalance: float, has_imbalance: bool) -> None:
     """:meth:`ToxicityDetector.on_book`; ``has_imbalance`` False = the reference's None."""
     r = st.rec[0]
@@ -903,7 +903,7 @@ def tox_on_book(st: KToxicity, bk: KBook, ts: int, imbalance: float, has_imbalan
     r.imbalance = imbalance if has_imbalance else book_imbalance(bk, r.depth_levels)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def tox_on_trade(st: KToxicity, side: int, qty: int, ts: int) -> None:
     """:meth:`ToxicityDetector.on_trade` (ERR_TRADE_SIDE unless ``side`` is +1 or -1)."""
     r = st.rec[0]
@@ -928,7 +928,7 @@ def tox_on_trade(st: KToxicity, side: int, qty: int, ts: int) -> None:
             r.sells -= 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def tox_on_fill(st: KToxicity, side: int, price: float, ts: int) -> None:
     """:meth:`ToxicityDetector.on_fill` (ERR_FILL_SIDE / ERR_FILL_PRICE on bad input)."""
     r = st.rec[0]
@@ -951,7 +951,7 @@ def tox_on_fill(st: KToxicity, side: int, price: float, ts: int) -> None:
     r.p_count += 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def tox_on_mid(st: KToxicity, mid: float, ts: int) -> None:
     """:meth:`ToxicityDetector.on_mid`: mark out fills at least the horizon old."""
     r = st.rec[0]
@@ -973,7 +973,7 @@ def tox_on_mid(st: KToxicity, mid: float, ts: int) -> None:
         r.markouts += 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def tox_drift(st: KToxicity, ts: int) -> tuple[bool, float]:
     """:meth:`ToxicityDetector.drift`: (has a reference, drift bps)."""
     r = st.rec[0]
@@ -991,7 +991,7 @@ def tox_drift(st: KToxicity, ts: int) -> tuple[bool, float]:
     return False, NAN
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def tox_reading(st: KToxicity, ts: int) -> tuple[float, int, int]:
     """:meth:`ToxicityDetector.reading`: (score, threatened side, reasons bitmask)."""
     r = st.rec[0]

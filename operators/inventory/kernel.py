@@ -57,7 +57,7 @@ def new_inventory(capacity: int = MIN_LOTS) -> KInventory:
     )
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def inv_headroom_ok(st: KInventory) -> bool:
     """True while the lot ring is at most half full (a message may append many lots)."""
     return st.rec[0].count <= st.lot_price.shape[0] // 2
@@ -80,7 +80,7 @@ def grow_inventory(st: KInventory) -> KInventory:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def inv_on_fill(st: KInventory, side: int, price: int, qty: int, fee: int, is_maker: bool) -> None:
     """Book one execution (``Inventory.on_fill``)."""
     r = st.rec[0]
@@ -153,7 +153,7 @@ def inv_on_fill(st: KInventory, side: int, price: int, qty: int, fee: int, is_ma
     r.position = pos + side * qty
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def inv_unrealized_x2(st: KInventory, mid_x2: int) -> int:
     """``position x mid_x2 - 2 x sign x basis`` (twice the unrealized PnL in units)."""
     r = st.rec[0]
@@ -169,7 +169,7 @@ def inv_unrealized_x2(st: KInventory, mid_x2: int) -> int:
     return a - b
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def inv_total_float(st: KInventory, mid_x2: int) -> float:
     """``Inventory.total_float``: net PnL in notional units, fees included."""
     r = st.rec[0]
@@ -184,19 +184,19 @@ def inv_total_float(st: KInventory, mid_x2: int) -> float:
     return float(a + b) / 2.0 - float(r.fees) / 1e8
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def inv_realized_float(st: KInventory) -> float:
     return float(st.rec[0].realized)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def inv_unrealized_float(st: KInventory, mid_x2: int) -> float:
     if st.rec[0].position == 0:
         return 0.0
     return float(inv_unrealized_x2(st, mid_x2)) / 2.0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def inv_unrealized_bps(st: KInventory, mid_x2: int) -> float:
     """``Inventory.unrealized_bps``; NaN where the reference returns None (flat)."""
     r = st.rec[0]
@@ -216,7 +216,7 @@ def inv_unrealized_bps(st: KInventory, mid_x2: int) -> float:
     return float(num) / float(b) * 1e4
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def inv_has_unrealized_bps(st: KInventory) -> bool:
     """False where the reference's ``unrealized_bps`` is None."""
     r = st.rec[0]

@@ -170,7 +170,7 @@ def _alloc(rec: np.ndarray, bucket: np.ndarray, capacity: int, desired: int) -> 
     )
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def om_headroom_ok(om: KOrders) -> bool:
     """True while the order table is at most half full (a message may add many orders)."""
     return om.rec[0].n <= om.orders.shape[0] // 2
@@ -194,7 +194,7 @@ def om_out_size(om: KOrders) -> int:
 
 
 # -- token bucket ----------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def bucket_refill(b: np.ndarray, now: int) -> None:
     t = b[0]
     if t.has_last and now > t.last:
@@ -205,7 +205,7 @@ def bucket_refill(b: np.ndarray, now: int) -> None:
         t.has_last = True
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def bucket_take(b: np.ndarray, now: int, n: float) -> bool:
     bucket_refill(b, now)
     t = b[0]
@@ -216,7 +216,7 @@ def bucket_take(b: np.ndarray, now: int, n: float) -> bool:
 
 
 # -- order table -----------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def om_find(om: KOrders, cid: int) -> int:
     """Row of the order with client id number ``cid``, or -1."""
     lo = 0
@@ -233,19 +233,19 @@ def om_find(om: KOrders, cid: int) -> int:
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def om_level(om: KOrders, cid: int) -> int:
     """The order's level (the trader's ``order.level if order else -1``)."""
     i = om_find(om, cid)
     return om.orders[i, O_LEVEL] if i >= 0 else -1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def om_live_count(om: KOrders) -> int:
     return om.rec[0].n
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _insert(om: KOrders, side: int, level: int, price: int, qty: int, now: int) -> int:
     """A new order with the next client id at the end of the table; returns its cid."""
     r = om.rec[0]
@@ -271,7 +271,7 @@ def _insert(om: KOrders, side: int, level: int, price: int, qty: int, now: int) 
     return cid
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _remove(om: KOrders, i: int) -> None:
     r = om.rec[0]
     o = om.orders
@@ -282,7 +282,7 @@ def _remove(om: KOrders, i: int) -> None:
 
 
 # -- action records --------------------------------------------------------------------------
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def _set_reason(
     a, code: int, sub: int, i0: int, i1: int, f0: float, f1: float, f2: float, tok: int
 ) -> None:  # type: ignore[no-untyped-def]
@@ -296,7 +296,7 @@ def _set_reason(
     a.r_tok = tok
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def _set_action(  # type: ignore[no-untyped-def]
     a,
     typ: int,
@@ -319,7 +319,7 @@ def _set_action(  # type: ignore[no-untyped-def]
     a.bad_inst = False
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def _set_x_reason(a, code: int, i0: int, i1: int, f0: float, f1: float) -> None:  # type: ignore[no-untyped-def]
     a.x_code = code
     a.x_sub = 0
@@ -332,7 +332,7 @@ def _set_x_reason(a, code: int, i0: int, i1: int, f0: float, f1: float) -> None:
 
 
 # -- reconcile -------------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _find_wanted(w: np.ndarray, nw: int, side: int, level: int) -> int:
     for k in range(nw):
         if w[k, W_SIDE] == side and w[k, W_LEVEL] == level:
@@ -340,7 +340,7 @@ def _find_wanted(w: np.ndarray, nw: int, side: int, level: int) -> int:
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _add_cand(
     om: KOrders,
     k: int,
@@ -366,7 +366,7 @@ def _add_cand(
     c[k, C_KEY] = key
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _pretrade(
     om: KOrders,
     typ: int,
@@ -394,7 +394,7 @@ def _pretrade(
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def om_reconcile(
     om: KOrders,
     desired: np.ndarray,
@@ -597,7 +597,7 @@ def om_reconcile(
 
 
 # -- other requests --------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def om_cancel_all(
     om: KOrders,
     now: int,
@@ -641,7 +641,7 @@ def om_cancel_all(
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def om_reset_all(
     om: KOrders,
     now: int,
@@ -665,7 +665,7 @@ def om_reset_all(
     return 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def om_flatten(
     om: KOrders,
     position: int,
@@ -697,7 +697,7 @@ def om_flatten(
 
 
 # -- venue responses -------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def om_on_update(om: KOrders, resp: np.ndarray, j: int) -> int:
     """``on_update`` for the order report ``resp[j]`` (RESPONSE_DTYPE); returns the outcome
     (UNKNOWN, ACK, AMENDED, DONE, PARTIAL, REJECTED, OTHER)."""
@@ -738,7 +738,7 @@ def om_on_update(om: KOrders, resp: np.ndarray, j: int) -> int:
     return OTHER
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def om_on_fill(om: KOrders, resp: np.ndarray, j: int) -> None:
     """``on_fill`` for the execution ``resp[j]`` (RESPONSE_DTYPE)."""
     f = resp[j]
@@ -756,7 +756,7 @@ def om_on_fill(om: KOrders, resp: np.ndarray, j: int) -> None:
                 o[k, O_HANGING] = 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def flags_for_code(code: int) -> tuple[bool, bool]:
     """(says "post-only", says "not found") of a simulated venue's reason code."""
     return code == R.SIM_CROSS, code == R.SIM_NOT_FOUND

@@ -166,7 +166,7 @@ def new_quote_engine(spec: InstrumentSpec, params: StrategyParams) -> KQuote:
 
 
 # -- rounding and sizing ---------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def qe_quantum_ticks(qe: KQuote, price_ticks: float) -> int:
     """The price quantum (ticks) at ``price_ticks``: ``round_ticks``'s ``quantum``."""
     if not qe.rec[0].has_sig or not price_ticks > 0:
@@ -178,7 +178,7 @@ def qe_quantum_ticks(qe: KQuote, price_ticks: float) -> int:
     return qe.quanta[k]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def qe_round_ticks(qe: KQuote, price_ticks: float, side: int) -> int:
     """``InstrumentSpec.round_ticks``: bids down, asks up (at least one quantum)."""
     quantum = qe_quantum_ticks(qe, price_ticks)
@@ -188,7 +188,7 @@ def qe_round_ticks(qe: KQuote, price_ticks: float, side: int) -> int:
     return (v if v > 1 else 1) * quantum
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _floor_checked(qe: KQuote, x: float) -> int:
     """``math.floor`` of a float the reference turns into an int (int64 checked)."""
     if not (-9.2e18 < x < 9.2e18):
@@ -197,7 +197,7 @@ def _floor_checked(qe: KQuote, x: float) -> int:
     return math.floor(x)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def qe_max_position_lots(qe: KQuote, mid_ticks: float, multiplier: float) -> int:
     """Position limit in lots: the tighter of the USD and unit limits, scaled by regime."""
     r = qe.rec[0]
@@ -209,7 +209,7 @@ def qe_max_position_lots(qe: KQuote, mid_ticks: float, multiplier: float) -> int
     return v if v > 0 else 0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def qe_order_lots(qe: KQuote, price_ticks: int, usd: float) -> int:
     r = qe.rec[0]
     price = price_ticks * r.tick
@@ -222,7 +222,7 @@ def qe_order_lots(qe: KQuote, price_ticks: int, usd: float) -> int:
     return lots
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def qe_half_spread_bps(qe: KQuote, vol_bps: float, has_vol: bool, spread_clamp_bps: float) -> float:
     r = qe.rec[0]
     vol = vol_bps if has_vol else r.warmup_vol_bps
@@ -233,7 +233,7 @@ def qe_half_spread_bps(qe: KQuote, vol_bps: float, has_vol: bool, spread_clamp_b
 
 
 # -- quoting ---------------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _side(
     qe: KQuote,
     side: int,
@@ -289,7 +289,7 @@ def _side(
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def qe_quote(
     qe: KQuote,
     best_bid: int,

@@ -97,17 +97,17 @@ def empty_decision() -> np.ndarray:
 
 
 # -- inputs ------------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def risk_on_error(rk: KRisk) -> None:
     rk.rec[0].consecutive_errors += 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def risk_on_success(rk: KRisk) -> None:
     rk.rec[0].consecutive_errors = 0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def risk_kill(
     rk: KRisk, sub: int, i0: int, i1: int, f0: float, f1: float, f2: float, tok: int
 ) -> None:
@@ -124,7 +124,7 @@ def risk_kill(
     r.r_tok = tok
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def risk_on_vol(rk: KRisk, vol_bps: float, has_vol: bool) -> None:
     """``on_vol``; ``has_vol`` False is the reference's None."""
     r = rk.rec[0]
@@ -141,7 +141,7 @@ def risk_on_vol(rk: KRisk, vol_bps: float, has_vol: bool) -> None:
 
 
 # -- decision -----------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _protection(rk: KRisk, position: int, ubps: float, has_ubps: bool) -> bool:
     r = rk.rec[0]
     sign = (1 if position > 0 else 0) - (1 if position < 0 else 0)
@@ -179,7 +179,7 @@ def _protection(rk: KRisk, position: int, ubps: float, has_ubps: bool) -> bool:
     return hit
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _decision_reason_from_rec(d, r, protect: bool) -> None:  # type: ignore[no-untyped-def]
     """Decision reason: the protection's if ``protect`` else the manager's ``reason``."""
     if protect:
@@ -202,7 +202,7 @@ def _decision_reason_from_rec(d, r, protect: bool) -> None:  # type: ignore[no-u
         d.r_tok = r.r_tok
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def risk_evaluate(
     rk: KRisk,
     now: int,
