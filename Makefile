@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 HFT_VENV  := .venv-hft
 HFT_STAMP := $(HFT_VENV)/.installed
 
-.PHONY: install browser demo test lint format bench bench-hft bench-scale clean
+.PHONY: install browser demo test lint format bench bench-hft bench-scale kernels clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ bench: install  ## every benchmark, numbers printed (no pass/fail)
 	$(BIN)/python -m bench.book
 	$(BIN)/python -m bench.features
 	$(BIN)/python -m bench.sim
+	$(BIN)/python -m bench.kernels_sim
+	$(BIN)/python -m bench.kernels_features
+	$(BIN)/python -m bench.kernels_decide
 	$(BIN)/python -m bench.backtest
 	$(BIN)/python -m bench.warehouse
 	$(BIN)/python -m bench.kafka
@@ -58,6 +61,10 @@ bench-hft: install $(HFT_STAMP)  ## the same recording in hftbacktest and here: 
 
 bench-scale: install  ## backtest and replay on generated 1 h and 6 h lakes: wall, events/s, peak RSS
 	$(BIN)/python -m bench.replay_scale --hours 1,6
+
+kernels: install  ## after changing a kernel: numba's cache misses changes in called kernels
+	find . -path ./$(VENV) -prune -o \( -name '*.nbi' -o -name '*.nbc' \) -print | xargs rm -f
+	$(BIN)/python -m engine.warmup
 
 clean:
 	rm -rf $(VENV) $(HFT_VENV) data/lake runs .pytest_cache

@@ -1,10 +1,11 @@
 """Replay backtest throughput on the bundled sample: events/s, wall time, peak memory.
 
-    python -m bench.backtest [--repeat N] [--json]
+    python -m bench.backtest [--repeat N] [--engine compiled,python] [--json]
 
 Runs the real dataflow (lake replay -> trader with the simulated venue -> run tables)
 in-process and reports the best of N runs, plus the trader's own per-event time (the
-dataflow and Parquet I/O excluded).
+dataflow and Parquet I/O excluded), for the compiled loop and the plain-Python reference
+(the same run tables, bit for bit: tests/engine).
 """
 
 from __future__ import annotations
@@ -32,19 +33,37 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--engine", default="compiled,python", help="comma-separated engines")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    results = {}
     with tempfile.TemporaryDirectory() as tmp:
         lake = Path(tmp) / "lake"
         import_file(SAMPLE, lake, progress=False)
-        runs = []
-        for i in range(args.repeat):
-            out = Path(tmp) / f"run{i}"
-            t0 = time.perf_counter()
-            run_flow(lake_backtest(lake, [INST], out, {INST: StrategyParams()}))
-            wall = time.perf_counter() - t0
-            summary = json.loads((out / "summary.json").read_text())
-            runs.append((wall, summary))
+        for engine in args.engine.split(","):
+            results[engine] = _bench(lake, Path(tmp), engine, args.repeat)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    for engine, result in results.items():
+        _print(engine, result)
+    if {"compiled", "python"} <= set(results):
+        c, p = results["compiled"], results["python"]
+        print(
+            f"compiled / python: {c['events_per_s'] / p['events_per_s']:.1f}x end to end, "
+            f"{c['trader_events_per_s'] / p['trader_events_per_s']:.1f}x trader loop"
+        )
+
+
+def _bench(lake: Path, tmp: Path, engine: str, repeat: int) -> dict:
+    runs = []
+    for i in range(repeat):
+        out = tmp / f"run-{engine}-{i}"
+        t0 = time.perf_counter()
+        run_flow(lake_backtest(lake, [INST], out, {INST: StrategyParams()}, engine=engine))
+        wall = time.perf_counter() - t0
+        summary = json.loads((out / "summary.json").read_text())
+        runs.append((wall, summary))
     wall, s = min(runs, key=lambda r: r[0])
     result = {
         "events": s["events"],
@@ -56,12 +75,13 @@ def main() -> None:
         "trader_events_per_s": s["events_per_s"],
         "fills": s["fills"],
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "repeat": args.repeat,
+        "repeat": repeat,
     }
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return
-    print(f"replay backtest, Binance BTCUSDT sample (best of {args.repeat})")
+    return result
+
+
+def _print(engine: str, result: dict) -> None:
+    print(f"replay backtest, Binance BTCUSDT sample, {engine} engine (best of {result['repeat']})")
     print(f"  events            {result['events']:,} ({result['messages']:,} venue messages)")
     print(
         f"  end to end        {result['wall_s']:.2f} s  {result['events_per_s']:,} events/s  "
