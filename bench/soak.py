@@ -223,8 +223,12 @@ def measure(
     quotes = read_table(lake, "quotes")
     orders = read_table(lake, "orders")
     fills = read_table(lake, "fills")
-    summary_path = lake / "summary.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    # the run's own summary (runs/{run_id}/summary.json: every run into a lake keeps its own)
+    run_ids = set(orders["run_id"].to_list()) if orders.height else set()
+    summary_path = lake / "runs" / next(iter(run_ids), "?") / "summary.json"
+    summary = (
+        json.loads(summary_path.read_text()) if len(run_ids) == 1 and summary_path.exists() else {}
+    )
 
     # -- quoted share and dark spells --------------------------------------------------
     sets = [(ts, bool(lv)) for ts, _seq, lv in quote_sets(quotes) if ts <= t_stop]
