@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import IntEnum
+from typing import Any
 
 import numpy as np
 
@@ -189,6 +190,21 @@ def format_reason(
     if code == R.TRADER_PRIVATE_DOWN:
         return f"private stream down: {strings[tok]}"
     raise ValueError(f"unknown reason code {code}")
+
+
+def record_reason(rec: Any, prefix: str, strings: Sequence[str] = ()) -> str:
+    """The text of the reason a kernel stored in ``rec``'s ``{prefix}code`` ... fields."""
+    return format_reason(
+        int(rec[prefix + "code"]),
+        int(rec[prefix + "sub"]),
+        int(rec[prefix + "i0"]),
+        int(rec[prefix + "i1"]),
+        float(rec[prefix + "f0"]),
+        float(rec[prefix + "f1"]),
+        float(rec[prefix + "f2"]),
+        int(rec[prefix + "tok"]),
+        strings,
+    )
 
 
 class StringTable:

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
 from core.events import OrderStatus
 from core.orders import ActionType
-from core.reasons import format_reason, reason_fields
+from core.reasons import reason_fields, record_reason
 
 QUOTE_ROW = np.dtype(
     [
@@ -126,21 +125,6 @@ LOG_ROW = np.dtype(
 )
 
 
-def reason_text(rec: Any, prefix: str, strings: list[str]) -> str:
-    """The text of the reason stored in ``rec``'s ``{prefix}*`` fields."""
-    return format_reason(
-        int(rec[prefix + "code"]),
-        int(rec[prefix + "sub"]),
-        int(rec[prefix + "i0"]),
-        int(rec[prefix + "i1"]),
-        float(rec[prefix + "f0"]),
-        float(rec[prefix + "f1"]),
-        float(rec[prefix + "f2"]),
-        int(rec[prefix + "tok"]),
-        strings,
-    )
-
-
 def order_tuples(
     rows: np.ndarray, cid_text: Callable[[int], str], strings: list[str]
 ) -> list[tuple]:
@@ -157,7 +141,7 @@ def order_tuples(
                 int(r["qty"]),
                 int(r["filled"]),
                 int(r["level"]),
-                reason_text(r, "r_", strings),
+                record_reason(r, "r_", strings),
             )
         )
     return out

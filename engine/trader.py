@@ -28,7 +28,7 @@ from core.l2book_kernel import CompiledBook, KBook, grow_book
 from core.nb import ERR_CAPACITY, ERR_OVERFLOW
 from core.orders import ActionType, OrderAction
 from core.params import StrategyParams
-from core.reasons import R, StringTable, format_reason
+from core.reasons import R, StringTable, format_reason, record_reason
 from core.timeutil import NS_PER_S
 from engine import loop
 from engine.markouts import grow_markouts, new_markouts
@@ -42,7 +42,6 @@ from engine.rows import (
     LOG_RISK_STATE,
     fill_tuples,
     order_tuples,
-    reason_text,
 )
 from operators.book.kernel import grow_sync, new_sync, sync_reason_text, sync_stats
 from operators.features import kernel as fk
@@ -464,7 +463,7 @@ class CompiledTrader:
         if nl:
             for lg in T.logs[:nl]:
                 if int(lg["kind"]) == LOG_RESYNC:
-                    reason = reason_text(lg, "r_", strings)
+                    reason = record_reason(lg, "r_", strings)
                     out.resync.append(
                         ResyncRequest(self.inst, reason, int(lg["i0"]), int(lg["i1"]))
                     )
@@ -496,7 +495,7 @@ class CompiledTrader:
             int(a["qty"]),
             bool(a["post_only"]),
             bool(a["reduce_only"]),
-            reason_text(a, "r_", self.strings.strings),
+            record_reason(a, "r_", self.strings.strings),
         )
 
     def _log_dict(self, lg: np.void, quotes: list[tuple]) -> dict[str, Any]:
@@ -508,7 +507,7 @@ class CompiledTrader:
                 "inst": self.inst,
                 "from": RiskState(int(lg["i0"])).name,
                 "to": RiskState(int(lg["i1"])).name,
-                "reason": reason_text(lg, "r_", strings),
+                "reason": record_reason(lg, "r_", strings),
             }
         if kind == LOG_FILL:
             spec = self.spec
@@ -552,16 +551,16 @@ class CompiledTrader:
             return {
                 "event": "resync_request",
                 "inst": self.inst,
-                "reason": reason_text(lg, "r_", strings),
+                "reason": record_reason(lg, "r_", strings),
                 "attempt": attempt,
                 "next_in_s": self._resync_delay(attempt) / 1e9,
             }
         if kind == LOG_BOOK_STALE:
             return {"event": "book_stale", "inst": self.inst,
-                    "reason": reason_text(lg, "r_", strings)}  # fmt: skip
+                    "reason": record_reason(lg, "r_", strings)}  # fmt: skip
         if kind == LOG_KILL_SWITCH:
             return {"event": "kill_switch", "inst": self.inst,
-                    "reason": reason_text(lg, "r_", strings)}  # fmt: skip
+                    "reason": record_reason(lg, "r_", strings)}  # fmt: skip
         raise ValueError(f"unknown log kind {kind}")
 
 

@@ -17,7 +17,7 @@ from numba import njit
 
 from core.events import EVENT_DTYPE, FIRST, LAST, RESET_TEXT
 from core.l2book_kernel import CompiledBook, KBook, book_clear, book_set, is_crossed
-from core.reasons import R, StringTable, format_reason, reason_fields
+from core.reasons import R, StringTable, reason_fields, record_reason
 from operators.book.sync import BookStats, SyncState
 
 RULE_BASE, RULE_BYBIT, RULE_BINANCE, RULE_SNAPSHOT_ONLY = 0, 1, 2, 3
@@ -307,17 +307,7 @@ def sync_reason_text(sy: KSync, strings: list[str] | tuple[str, ...] = ()) -> st
         return ""
     if r["state"] == 1:
         return "crossed book"
-    return format_reason(
-        int(r["lr_code"]),
-        int(r["lr_sub"]),
-        int(r["lr_i0"]),
-        int(r["lr_i1"]),
-        float(r["lr_f0"]),
-        0.0,
-        0.0,
-        int(r["lr_tok"]),
-        strings,
-    )
+    return record_reason(r, "lr_", strings)
 
 
 def sync_stats(sy: KSync) -> BookStats:
@@ -386,11 +376,7 @@ class CompiledBookSync:
 
     @property
     def last_reason(self) -> str:
-        r = self.st.rec[0]
-        return format_reason(
-            int(r["lr_code"]), 0, int(r["lr_i0"]), int(r["lr_i1"]), float(r["lr_f0"]),
-            tok=int(r["lr_tok"]), strings=self.strings.strings,
-        )  # fmt: skip
+        return record_reason(self.st.rec[0], "lr_", self.strings.strings)
 
     # -- inputs ----------------------------------------------------------------------------
     def on_message(self, kind: int, seq: int, prev_seq: int, first_seq: int, levels: list) -> bool:

@@ -41,7 +41,7 @@ from core.kernel_records import (
 from core.nb import ERR_CAPACITY
 from core.orders import ActionType, OrderAction, Rejection
 from core.params import OrderParams, QuoteParams
-from core.reasons import R, StringTable, format_reason
+from core.reasons import R, StringTable, record_reason
 from core.timeutil import NS_PER_S
 from operators.orders.manager import LiveOrder, OrderState
 from operators.quoting.engine import QuoteSet
@@ -909,17 +909,7 @@ class CompiledOrderManager:
 
     # -- conversions ---------------------------------------------------------------------
     def _reason(self, rec: np.void, prefix: str = "r_") -> str:
-        return format_reason(
-            int(rec[prefix + "code"]),
-            int(rec[prefix + "sub"]),
-            int(rec[prefix + "i0"]),
-            int(rec[prefix + "i1"]),
-            float(rec[prefix + "f0"]),
-            float(rec[prefix + "f1"]),
-            float(rec[prefix + "f2"]),
-            int(rec[prefix + "tok"]),
-            self.strings.strings,
-        )
+        return record_reason(rec, prefix, self.strings.strings)
 
     def action(self, a: np.void) -> OrderAction:
         return OrderAction(

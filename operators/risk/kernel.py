@@ -14,13 +14,12 @@ returning a ``RiskDecision``.
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Sequence
 
 import numpy as np
 from numba import njit
 
 from core.params import RiskParams
-from core.reasons import R, StringTable, format_reason, reason_fields
+from core.reasons import R, StringTable, reason_fields, record_reason
 from core.timeutil import NS_PER_DAY, NS_PER_S
 from operators.risk.manager import RiskDecision, RiskState
 
@@ -327,21 +326,6 @@ def risk_evaluate(
 
 
 # -- the Python edge -----------------------------------------------------------------------
-def reason_text(rec: np.void, prefix: str, strings: Sequence[str]) -> str:
-    """The reference's text of the reason stored under ``prefix`` in a record."""
-    return format_reason(
-        int(rec[prefix + "code"]),
-        int(rec[prefix + "sub"]),
-        int(rec[prefix + "i0"]),
-        int(rec[prefix + "i1"]),
-        float(rec[prefix + "f0"]),
-        float(rec[prefix + "f1"]),
-        float(rec[prefix + "f2"]),
-        int(rec[prefix + "tok"]),
-        strings,
-    )
-
-
 class CompiledRiskManager:
     """:class:`RiskManager`'s interface over the kernel."""
 
@@ -360,11 +344,11 @@ class CompiledRiskManager:
 
     @property
     def reason(self) -> str:
-        return reason_text(self.rk.rec[0], "r_", self.strings.strings)
+        return record_reason(self.rk.rec[0], "r_", self.strings.strings)
 
     @property
     def protect_reason(self) -> str:
-        return reason_text(self.rk.rec[0], "p_", self.strings.strings)
+        return record_reason(self.rk.rec[0], "p_", self.strings.strings)
 
     killed = property(lambda self: bool(self._get("killed")))
     consecutive_errors = property(lambda self: int(self._get("consecutive_errors")))
@@ -424,5 +408,5 @@ class CompiledRiskManager:
             bool(d["allow_asks"]),
             bool(d["cancel_all"]),
             bool(d["flatten"]),
-            reason_text(d, "r_", self.strings.strings),
+            record_reason(d, "r_", self.strings.strings),
         )
