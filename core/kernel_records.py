@@ -9,6 +9,7 @@ Reasons are carried as numbers (:mod:`core.reasons`) in ``r_``-prefixed fields.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from core.reasons import reason_fields
 
@@ -53,6 +54,32 @@ RESPONSE_DTYPE = np.dtype(
 
 # a pre-trade rejection: the refused action (its own reason in r_) and why (x_)
 REJECTION_DTYPE = np.dtype(ACTION_DTYPE.descr + reason_fields("x_"))
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def clear_reason(x):  # type: ignore[no-untyped-def]
+    """No reason in ``x``'s ``r_`` fields (any record of these layouts, or a run-table row)."""
+    x.r_code = 0
+    x.r_sub = 0
+    x.r_i0 = 0
+    x.r_i1 = 0
+    x.r_f0 = 0.0
+    x.r_f1 = 0.0
+    x.r_f2 = 0.0
+    x.r_tok = -1
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def copy_reason(dst, src):  # type: ignore[no-untyped-def]
+    """``src``'s ``r_`` reason into ``dst``'s."""
+    dst.r_code = src.r_code
+    dst.r_sub = src.r_sub
+    dst.r_i0 = src.r_i0
+    dst.r_i1 = src.r_i1
+    dst.r_f0 = src.r_f0
+    dst.r_f1 = src.r_f1
+    dst.r_f2 = src.r_f2
+    dst.r_tok = src.r_tok
 
 
 def empty_actions(n: int) -> np.ndarray:

@@ -22,10 +22,10 @@ from numba import njit
 
 from connectors.sim import kernel as simk
 from core.events import LAST
-from core.kernel_records import ACTION_DTYPE, RESPONSE_DTYPE
+from core.kernel_records import ACTION_DTYPE, clear_reason, copy_reason
 from core.l2book_kernel import best_ask, best_bid, book_fits, mid_x2
 from core.nb import INT64_MAX, NO_PRICE, py_max
-from core.reasons import R, reason_fields
+from core.reasons import R
 from engine.markouts import mk_add, mk_flush, mk_headroom_ok, mk_on_mid
 from engine.rows import (
     EV_REJECTED_PRETRADE,
@@ -178,22 +178,7 @@ def new_outputs(capacity: int) -> tuple[np.ndarray, ...]:
     )
 
 
-_ = (reason_fields, RESPONSE_DTYPE)
-
-
 # ---- rows ---------------------------------------------------------------------------------
-@njit(cache=True, _nrt=False)
-def _copy_reason(dst, src, src_prefix_is_r: bool) -> None:  # type: ignore[no-untyped-def]
-    dst.r_code = src.r_code
-    dst.r_sub = src.r_sub
-    dst.r_i0 = src.r_i0
-    dst.r_i1 = src.r_i1
-    dst.r_f0 = src.r_f0
-    dst.r_f1 = src.r_f1
-    dst.r_f2 = src.r_f2
-    dst.r_tok = src.r_tok
-
-
 @njit(cache=True, _nrt=False)
 def _order_row(
     T: KTrader,
@@ -220,14 +205,7 @@ def _order_row(
     row.qty = qty
     row.filled = filled
     row.level = level
-    row.r_code = 0
-    row.r_sub = 0
-    row.r_i0 = 0
-    row.r_i1 = 0
-    row.r_f0 = 0.0
-    row.r_f1 = 0.0
-    row.r_f2 = 0.0
-    row.r_tok = -1
+    clear_reason(row)
     return row
 
 
@@ -242,14 +220,7 @@ def _log(T: KTrader, kind: int):  # type: ignore[no-untyped-def]
     row.i2 = 0
     row.i3 = 0
     row.b0 = False
-    row.r_code = 0
-    row.r_sub = 0
-    row.r_i0 = 0
-    row.r_i1 = 0
-    row.r_f0 = 0.0
-    row.r_f1 = 0.0
-    row.r_f2 = 0.0
-    row.r_tok = -1
+    clear_reason(row)
     return row
 
 
@@ -375,7 +346,7 @@ def _send(T: KTrader, acts: np.ndarray, n: int, now: int) -> None:
         a = acts[i]
         level = omk.om_level(T.om, a.cid)
         row = _order_row(T, now, a.cid, a.type, a.side, a.price, a.qty, 0, level)
-        _copy_reason(row, a, True)
+        copy_reason(row, a)
         if tr.has_venue:
             simk.sim_send(T.sim, acts, i, now)
         else:
@@ -446,7 +417,7 @@ def _on_own(T: KTrader, resp: np.ndarray, j: int, now: int) -> None:
     elif r.status == 1:  # NEW
         rk.risk_on_success(T.risk)
     row = _order_row(T, now, r.cid, 10 + r.status, r.side, r.price, r.qty, r.filled, level)
-    _copy_reason(row, r, True)
+    copy_reason(row, r)
 
 
 # ---- features -------------------------------------------------------------------------
@@ -563,7 +534,7 @@ def _decide(T: KTrader, now: int) -> None:
         lg = _log(T, LOG_RISK_STATE)
         lg.i0 = tr.last_state
         lg.i1 = d.state
-        _copy_reason(lg, d, True)
+        copy_reason(lg, d)
         tr.last_state = d.state
         _pnl_row(T, now)
     n_acts = 0
@@ -760,7 +731,7 @@ def on_timer(T: KTrader, now: int, kill: bool, kill_tok: int) -> None:
     if kill and not T.risk.rec[0].killed:
         rk.risk_kill(T.risk, RISK_KILL_FILE, 0, 0, 0.0, 0.0, 0.0, kill_tok)
         lg = _log(T, LOG_KILL_SWITCH)
-        _copy_reason(lg, T.risk.rec[0], True)
+        copy_reason(lg, T.risk.rec[0])
         tr.dirty = True
     if sync_usable(T.sync) and tr.last_book_ts and now - tr.last_book_ts > tr.stale_ns:
         sync_force_out(T.sync, T.book, SYNC_STALE, 0, (now - tr.last_book_ts) / 1e9, -1)
@@ -833,9 +804,6 @@ def own_fill_booked(T: KTrader, side: int, price: int, qty: int, now: int, decid
     if decide_:
         T.tr[0].dirty = True
         _decide(T, now)
-
-
-_ = (ACTION_DTYPE, py_max)
 
 
 @njit(cache=True, _nrt=False)

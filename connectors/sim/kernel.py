@@ -66,7 +66,7 @@ from connectors.sim.state import SimOrder, SimStats
 from core.errors import MMError
 from core.events import EVENT_DTYPE, Fill, OrderStatus, OrderUpdate
 from core.instruments import InstrumentSpec
-from core.kernel_records import ACTION_DTYPE, RESPONSE_DTYPE
+from core.kernel_records import ACTION_DTYPE, RESPONSE_DTYPE, clear_reason
 from core.l2book_kernel import KBook, best_ask, best_bid, next_level, qty_at
 from core.nb import (
     ERR_CAPACITY,
@@ -663,14 +663,7 @@ def _push(sim: SimState) -> int:
     x.is_maker = False
     x.venue_no = 0
     x.exec_no = 0
-    x.r_code = 0
-    x.r_sub = 0
-    x.r_i0 = 0
-    x.r_i1 = 0
-    x.r_f0 = 0.0
-    x.r_f1 = 0.0
-    x.r_f2 = 0.0
-    x.r_tok = -1
+    clear_reason(x)
     x.says_post_only = False
     x.says_not_found = False
     ts = r.now
