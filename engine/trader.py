@@ -44,6 +44,7 @@ from engine.rows import (
     order_tuples,
 )
 from operators.book.kernel import grow_sync, new_sync, sync_reason_text, sync_stats
+from operators.book.resync import resync_delay
 from operators.features import kernel as fk
 from operators.inventory import kernel as ik
 from operators.orders import kernel as omk
@@ -480,11 +481,6 @@ class CompiledTrader:
                 self._markout_sums[i][0] += side * (mid_h - px) / px * 1e4
                 self._markout_sums[i][1] += 1
 
-    def _resync_delay(self, attempt: int) -> int:
-        tr = self.T.tr[0]
-        after, top = int(tr["rs_after"]), int(tr["rs_max"])
-        return top if attempt >= 62 else min(after << attempt, top)
-
     def _action(self, a: np.void) -> OrderAction:
         return OrderAction(
             ActionType(int(a["type"])),
@@ -553,7 +549,10 @@ class CompiledTrader:
                 "inst": self.inst,
                 "reason": record_reason(lg, "r_", strings),
                 "attempt": attempt,
-                "next_in_s": self._resync_delay(attempt) / 1e9,
+                "next_in_s": resync_delay(
+                    int(self.T.tr[0]["rs_after"]), int(self.T.tr[0]["rs_max"]), attempt
+                )
+                / 1e9,
             }
         if kind == LOG_BOOK_STALE:
             return {"event": "book_stale", "inst": self.inst,

@@ -57,6 +57,11 @@ class ResyncScheduler:
 
     def delay_after(self, attempt: int) -> int:
         """Nanoseconds from request ``attempt`` to the next one."""
-        if attempt >= 62:
-            return self.max_ns
-        return min(self.after_ns << attempt, self.max_ns)
+        return resync_delay(self.after_ns, self.max_ns, attempt)
+
+
+def resync_delay(after_ns: int, max_ns: int, attempt: int) -> int:
+    """``min(after * 2**attempt, max)``, ns (the compiled loop computes the same)."""
+    if attempt >= 62:
+        return max_ns
+    return min(after_ns << attempt, max_ns)
