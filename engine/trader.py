@@ -21,7 +21,7 @@ import numpy as np
 from connectors.sim import kernel as simk
 from connectors.sim.config import SimConfig
 from core.errors import MMError
-from core.events import Fill, OrderStatus, OrderUpdate, ResyncRequest, Tick
+from core.events import Fill, OrderStatus, OrderUpdate, ResyncRequest
 from core.instruments import InstrumentSpec
 from core.kernel_records import RESPONSE_DTYPE, empty_actions, empty_rejections, empty_responses
 from core.l2book_kernel import CompiledBook, KBook, grow_book
@@ -31,7 +31,7 @@ from core.params import StrategyParams
 from core.reasons import R, StringTable, format_reason, record_reason
 from core.timeutil import NS_PER_S
 from engine import loop
-from engine.markouts import grow_markouts, new_markouts
+from engine.markouts import grow_markouts, mk_headroom_ok, new_markouts
 from engine.rows import (
     LOG_BOOK_STALE,
     LOG_FILL,
@@ -51,7 +51,7 @@ from operators.orders import kernel as omk
 from operators.quoting import kernel as qk
 from operators.risk import kernel as rk
 from operators.risk.manager import RiskState
-from operators.trader import TraderOutput, run_summary
+from operators.trader import Trader, TraderOutput, run_summary
 
 OUT_CAPACITY = 1 << 15
 
@@ -216,8 +216,6 @@ class CompiledTrader:
         if int(tr["need_rows"]):
             T = T._replace(sync=grow_sync(T.sync, int(tr["need_rows"])))
             tr["need_rows"] = 0
-        from engine.markouts import mk_headroom_ok
-
         if not mk_headroom_ok(T.mk):
             T = T._replace(mk=grow_markouts(T.mk))
         if not omk.om_headroom_ok(T.om):
@@ -297,23 +295,13 @@ class CompiledTrader:
         x["says_post_only"], x["says_not_found"] = omk.reason_says(r.reason)
 
     # -- live inputs --------------------------------------------------------------------
-    def on_item(self, item: Any) -> TraderOutput:
-        if self.T.tr[0]["stopped"] and not isinstance(item, (OrderUpdate, Fill)):
-            return TraderOutput()  # after shutdown: own orders' last news only, no rows
-        if isinstance(item, np.ndarray):
-            return self.on_market(item)
-        if isinstance(item, Tick):
-            return self.on_timer(item.ts)
-        if isinstance(item, (OrderUpdate, Fill)):
-            return self.on_own([item], item.recv_ts)
-        handler = getattr(self, f"on_{type(item).__name__}", None)
-        if handler is not None:
-            return handler(item)
-        out = TraderOutput()
-        out.logs.append(
-            {"event": "unhandled_input", "inst": self.inst, "type": type(item).__name__}
-        )
-        return out
+    # the reference's dispatch of live inputs and its DCP log line serve as they are
+    on_item = Trader.on_item
+    on_DcpStatus = Trader.on_DcpStatus
+
+    @property
+    def _stopped(self) -> bool:
+        return bool(self.T.tr[0]["stopped"])
 
     def on_timer(self, now: int) -> TraderOutput:
         out = TraderOutput()
@@ -370,7 +358,7 @@ class CompiledTrader:
             )
             loop.own_fill_booked(self.T, 1 if diff > 0 else -1, mark, abs(diff), p.recv_ts, True)
             self._check()
-            self._drain(out, logs_first=True)
+            self._drain(out)
         return out
 
     def on_PrivateReset(self, r: Any) -> TraderOutput:
@@ -412,13 +400,6 @@ class CompiledTrader:
         out.summary = self.summary()
         return out
 
-    def on_DcpStatus(self, d: Any) -> TraderOutput:
-        out = TraderOutput()
-        out.logs.append(
-            {"event": "dcp", "inst": self.inst, "status": d.status, "window_s": d.time_window_s}
-        )
-        return out
-
     # -- end of data --------------------------------------------------------------------
     def finish(self) -> TraderOutput:
         out = TraderOutput()
@@ -434,7 +415,7 @@ class CompiledTrader:
         return run_summary(self)
 
     # -- outputs ------------------------------------------------------------------------
-    def _drain(self, out: TraderOutput, logs_first: bool = False) -> None:
+    def _drain(self, out: TraderOutput) -> None:
         T = self.T
         tr = T.tr[0]
         strings = self.strings.strings
@@ -456,18 +437,15 @@ class CompiledTrader:
                 self._pnl_totals.append(row[9])
                 self._abs_positions.append(abs(row[2]))
             out.pnl.extend(pnl)
-        if nl:
-            logs = [self._log_dict(lg, quotes) for lg in T.logs[:nl]]
-            out.logs.extend(logs)
+        for lg in T.logs[:nl]:
+            line = self._log_dict(lg, quotes)
+            out.logs.append(line)
+            if int(lg["kind"]) == LOG_RESYNC:  # the request goes to the source with its line
+                out.resync.append(
+                    ResyncRequest(self.inst, line["reason"], line["attempt"], int(lg["i1"]))
+                )
         if na:
             out.actions.extend(self._action(a) for a in T.actions[:na])
-        if nl:
-            for lg in T.logs[:nl]:
-                if int(lg["kind"]) == LOG_RESYNC:
-                    reason = record_reason(lg, "r_", strings)
-                    out.resync.append(
-                        ResyncRequest(self.inst, reason, int(lg["i0"]), int(lg["i1"]))
-                    )
         for k in ("n_quotes", "n_orders", "n_fills", "n_pnl", "n_logs", "n_actions"):
             tr[k] = 0
 
