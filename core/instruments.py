@@ -20,11 +20,14 @@ from decimal import (
     InvalidOperation,
     Rounded,
 )
+from fractions import Fraction
 
 from core.errors import InexactValueError, MMError
 
 BID = 1
 ASK = -1
+
+KINDS = ("linear", "inverse", "spot")
 
 # Largest price in ticks and size in lots a conversion accepts: floor(sqrt(2**63 - 1)), so
 # the notional ticks x lots of any two accepted values fits an int64 (the lake's integer
@@ -139,6 +142,13 @@ class InstrumentSpec:
 
     ``price_sig_figs`` models venues such as Hyperliquid where a price may carry at most
     N significant figures (integers always allowed) on top of the decimal-places tick.
+
+    ``kind`` is how one lot is valued. A *linear* (or spot) lot of ``lot_size`` base coin
+    is worth ``price x lot_size`` quote currency and PnL settles in the quote currency. An
+    *inverse* (coin-margined) lot is ``lot_size`` contracts of ``contract_size`` quote
+    currency (USD) each: its USD notional does not depend on the price, its value in the
+    coin is ``qty x contract_size / price``, and PnL settles in the coin
+    (``qty x contract_size x (1/entry - 1/exit)`` for a long).
     """
 
     venue: str
@@ -148,6 +158,9 @@ class InstrumentSpec:
     min_notional: Decimal = Decimal(0)
     price_sig_figs: int | None = None
     quote_currency: str = "USDT"
+    kind: str = "linear"
+    contract_size: Decimal = Decimal(1)
+    settle_currency: str = ""  # default: the quote currency (linear, spot)
     _price: StepScaler = field(init=False, repr=False, compare=False)
     _size: StepScaler = field(init=False, repr=False, compare=False)
 
@@ -163,6 +176,32 @@ class InstrumentSpec:
             if not value.is_finite() or value < 0 or (name != "min_notional" and value == 0):
                 raise MMError(f"{name} {raw!r} for {self.venue}:{self.symbol} must be positive")
             object.__setattr__(self, name, value)
+        if self.kind not in KINDS:
+            raise MMError(
+                f"instrument kind {self.kind!r} for {self.venue}:{self.symbol} is not known",
+                f"use one of {', '.join(KINDS)}",
+            )
+        try:
+            cs = Decimal(str(self.contract_size))
+        except (InvalidOperation, TypeError, ValueError):
+            cs = Decimal("NaN")
+        if not cs.is_finite() or cs <= 0:
+            raise MMError(
+                f"contract_size {self.contract_size!r} for {self.venue}:{self.symbol} "
+                "must be positive"
+            )
+        if self.kind != "inverse" and cs != 1:
+            raise MMError(
+                f"contract_size {cs} for {self.kind} {self.venue}:{self.symbol}: only inverse "
+                "contracts have a contract size"
+            )
+        object.__setattr__(self, "contract_size", cs)
+        if not self.settle_currency:
+            if self.kind == "inverse":
+                raise MMError(
+                    f"inverse {self.venue}:{self.symbol} needs its settle_currency (the coin)"
+                )
+            object.__setattr__(self, "settle_currency", self.quote_currency)
         object.__setattr__(self, "_price", StepScaler(self.tick_size, "price", self.id))
         object.__setattr__(self, "_size", StepScaler(self.lot_size, "size", self.id))
 
@@ -177,6 +216,9 @@ class InstrumentSpec:
                 "min_notional",
                 "price_sig_figs",
                 "quote_currency",
+                "kind",
+                "contract_size",
+                "settle_currency",
             )
         }
 
@@ -208,8 +250,45 @@ class InstrumentSpec:
     def lots_to_size(self, lots: int) -> Decimal:
         return self.lot_size * lots
 
+    def contract_terms(self) -> tuple[Decimal, Decimal, str, Decimal]:
+        """What stored rows mean: two specs that differ here cannot share a lake."""
+        return (self.tick_size, self.lot_size, self.kind, self.contract_size)
+
+    def describe_terms(self) -> str:
+        text = f"tick {self.tick_size} / lot {self.lot_size}"
+        if self.kind != "linear":
+            text += f" / {self.kind}"
+        if self.kind == "inverse":
+            text += f" contract {self.contract_size} {self.quote_currency}"
+        return text
+
+    @property
+    def is_inverse(self) -> bool:
+        return self.kind == "inverse"
+
+    @property
+    def pnl_currency(self) -> str:
+        """The currency PnL, fees and cash settle in (the coin of an inverse contract)."""
+        return self.settle_currency
+
     def notional(self, ticks: int, lots: int) -> Decimal:
+        """Quote-currency (USD) notional: price x size, or contracts x contract size."""
+        if self.kind == "inverse":
+            return self.lot_size * lots * self.contract_size
         return self.tick_size * ticks * self.lot_size * lots
+
+    def settle_value(self, ticks: int, lots: int) -> Fraction:
+        """Exact value of ``lots`` at ``ticks`` in the settlement currency.
+
+        Linear: price x size (quote). Inverse: contracts x contract size / price (coin).
+        """
+        if self.kind == "inverse":
+            if ticks <= 0:
+                raise InexactValueError(f"price {ticks} ticks for {self.id} must be positive")
+            return Fraction(self.lot_size * lots * self.contract_size) / Fraction(
+                self.tick_size * ticks
+            )
+        return Fraction(self.tick_size * ticks * self.lot_size * lots)
 
     @property
     def price_parser(self) -> StepScaler:
@@ -286,6 +365,9 @@ class InstrumentSpec:
             "min_notional": str(self.min_notional),
             "price_sig_figs": self.price_sig_figs,
             "quote_currency": self.quote_currency,
+            "kind": self.kind,
+            "contract_size": str(self.contract_size),
+            "settle_currency": self.settle_currency,
         }
 
     @classmethod
@@ -299,6 +381,9 @@ class InstrumentSpec:
             min_notional=Decimal(str(d.get("min_notional") or 0)),
             price_sig_figs=None if sig is None or sig != sig else int(sig),
             quote_currency=str(d.get("quote_currency") or "USDT"),
+            kind=str(d.get("kind") or "linear"),
+            contract_size=Decimal(str(d.get("contract_size") or 1)),
+            settle_currency=str(d.get("settle_currency") or ""),
         )
 
 
@@ -313,13 +398,26 @@ def split_instrument_id(inst_id: str) -> tuple[str, str]:
     return venue, symbol
 
 
-VENUES = ("bybit", "binance-usdm", "hyperliquid")
+VENUES = ("bybit", "binance-usdm", "binance-coinm", "hyperliquid")
 
 
 def _spec(
     venue: str, symbol: str, tick: str, lot: str, notional: str, **kw: object
 ) -> InstrumentSpec:
     return InstrumentSpec(venue, symbol, Decimal(tick), Decimal(lot), Decimal(notional), **kw)  # type: ignore[arg-type]
+
+
+def _inverse(venue: str, symbol: str, tick: str, contract: str, coin: str) -> InstrumentSpec:
+    return InstrumentSpec(
+        venue,
+        symbol,
+        Decimal(tick),
+        Decimal(1),
+        quote_currency="USD",
+        kind="inverse",
+        contract_size=Decimal(contract),
+        settle_currency=coin,
+    )
 
 
 # Specs of instruments in the bundled recordings and common majors, as the venues
@@ -342,6 +440,18 @@ KNOWN_INSTRUMENTS: dict[str, InstrumentSpec] = {
             "hyperliquid", "ETH", "0.01", "0.0001", "10", price_sig_figs=5, quote_currency="USDC"
         ),
         _spec("hyperliquid", "SOL", "0.001", "0.01", "10", price_sig_figs=5, quote_currency="USDC"),
+        # Inverse (coin-margined): one lot is one contract of contract_size USD; PnL in the coin.
+        *(
+            _inverse("binance-coinm", f"{coin}USD_PERP", tick, cs, coin)
+            for coin, tick, cs in (
+                ("BTC", "0.1", "100"),
+                ("ETH", "0.01", "10"),
+                ("SOL", "0.01", "10"),
+                ("XRP", "0.0001", "10"),
+            )
+        ),
+        _inverse("bybit", "BTCUSD", "0.5", "1", "BTC"),
+        _inverse("bybit", "ETHUSD", "0.05", "1", "ETH"),
     )
 }
 

@@ -167,10 +167,10 @@ def write_instrument(lake: Path, spec: InstrumentSpec) -> None:
     path = instrument_path(lake, spec.venue, spec.symbol)
     if path.is_file():
         have = read_instrument(lake, spec.venue, spec.symbol)
-        if (have.tick_size, have.lot_size) != (spec.tick_size, spec.lot_size):
+        if have.contract_terms() != spec.contract_terms():
             raise LakeError(
-                f"lake has {spec.id} with tick {have.tick_size} / lot {have.lot_size}, "
-                f"this write uses tick {spec.tick_size} / lot {spec.lot_size}",
+                f"lake has {spec.id} with {have.describe_terms()}, "
+                f"this write uses {spec.describe_terms()}",
                 "use the same instrument spec, or a new lake",
             )
         return
