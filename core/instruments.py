@@ -9,6 +9,7 @@ would corrupt a book, and rounding an order price is a decision for the quoting 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import (
     ROUND_CEILING,
@@ -401,60 +402,43 @@ def split_instrument_id(inst_id: str) -> tuple[str, str]:
 VENUES = ("bybit", "binance-usdm", "binance-coinm", "hyperliquid")
 
 
-def _spec(
-    venue: str, symbol: str, tick: str, lot: str, notional: str, **kw: object
-) -> InstrumentSpec:
-    return InstrumentSpec(venue, symbol, Decimal(tick), Decimal(lot), Decimal(notional), **kw)  # type: ignore[arg-type]
+class _Catalog(Mapping[str, InstrumentSpec]):
+    """Read-only view of the instrument catalog (``core.instrument_catalog``), read lazily.
+
+    The entries live in ``core/catalog/instruments.json`` and the user's
+    ``$MM_HOME/instruments.json`` (which wins); nothing is read until first use.
+    """
+
+    def _specs(self) -> dict[str, InstrumentSpec]:
+        from core.instrument_catalog import catalog
+
+        return catalog()
+
+    def __getitem__(self, inst: str) -> InstrumentSpec:
+        venue, _, symbol = inst.partition(":")
+        spec = known_instrument(venue, symbol) if venue and symbol else None
+        if spec is None:
+            raise KeyError(inst)
+        return spec
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._specs())
+
+    def __len__(self) -> int:
+        return len(self._specs())
+
+    def __repr__(self) -> str:
+        return f"<instrument catalog: {len(self)} instruments>"
 
 
-def _inverse(venue: str, symbol: str, tick: str, contract: str, coin: str) -> InstrumentSpec:
-    return InstrumentSpec(
-        venue,
-        symbol,
-        Decimal(tick),
-        Decimal(1),
-        quote_currency="USD",
-        kind="inverse",
-        contract_size=Decimal(contract),
-        settle_currency=coin,
-    )
-
-
-# Specs of instruments in the bundled recordings and common majors, as the venues
-# published them. Live connectors fetch current specs from the venue instead.
-KNOWN_INSTRUMENTS: dict[str, InstrumentSpec] = {
-    s.id: s
-    for s in (
-        _spec("binance-usdm", "BTCUSDT", "0.10", "0.001", "100"),
-        _spec("binance-usdm", "ETHUSDT", "0.01", "0.001", "20"),
-        _spec("bybit", "BTCUSDT", "0.10", "0.001", "5"),
-        _spec("bybit", "ETHUSDT", "0.01", "0.01", "5"),
-        _spec("bybit", "XRPUSDT", "0.0001", "1", "5"),
-        _spec("bybit", "SOLUSDT", "0.010", "0.1", "5"),
-        # Hyperliquid: size decimals = szDecimals, price <= 5 significant figures and
-        # <= 6 - szDecimals decimals; quote currency is USDC.
-        _spec(
-            "hyperliquid", "BTC", "0.1", "0.00001", "10", price_sig_figs=5, quote_currency="USDC"
-        ),
-        _spec(
-            "hyperliquid", "ETH", "0.01", "0.0001", "10", price_sig_figs=5, quote_currency="USDC"
-        ),
-        _spec("hyperliquid", "SOL", "0.001", "0.01", "10", price_sig_figs=5, quote_currency="USDC"),
-        # Inverse (coin-margined): one lot is one contract of contract_size USD; PnL in the coin.
-        *(
-            _inverse("binance-coinm", f"{coin}USD_PERP", tick, cs, coin)
-            for coin, tick, cs in (
-                ("BTC", "0.1", "100"),
-                ("ETH", "0.01", "10"),
-                ("SOL", "0.01", "10"),
-                ("XRP", "0.0001", "10"),
-            )
-        ),
-        _inverse("bybit", "BTCUSD", "0.5", "1", "BTC"),
-        _inverse("bybit", "ETHUSD", "0.05", "1", "ETH"),
-    )
-}
+# Specs of the instruments mm knows without being told: the bundled recordings' and the
+# common ones of each venue, as the venues published them. Live connectors fetch current
+# specs from the venue instead.
+KNOWN_INSTRUMENTS: Mapping[str, InstrumentSpec] = _Catalog()
 
 
 def known_instrument(venue: str, symbol: str) -> InstrumentSpec | None:
-    return KNOWN_INSTRUMENTS.get(instrument_id(venue, symbol))
+    """The catalog's spec of ``venue:symbol`` (the user's entry if any), else None."""
+    from core.instrument_catalog import lookup
+
+    return lookup(venue, symbol)

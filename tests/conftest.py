@@ -20,6 +20,7 @@ HYPERLIQUID_SAMPLE = SAMPLE_DIR / "hyperliquid_btc_20250126.gz"
 
 
 _PREFECT_HOME = Path(tempfile.mkdtemp(prefix="mm-test-prefect-"))
+_MM_HOME = Path(tempfile.mkdtemp(prefix="mm-test-home-"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -31,6 +32,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for key in list(os.environ):
         if key.startswith(("MM_", "BYBIT_", "HYPERLIQUID_", "PREFECT_")):
             del os.environ[key]
+    os.environ["MM_HOME"] = str(_MM_HOME)  # never the user's ~/.mmflow instrument catalog
     os.environ["PREFECT_HOME"] = str(_PREFECT_HOME)  # flows run against a temporary local API
     os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"  # its shutdown line outlives pytest's streams
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
@@ -52,8 +54,17 @@ def compiled_kernels() -> None:
     warm_up()
 
 
+@pytest.fixture(autouse=True)
+def mm_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh, empty MM_HOME per test: a catalog one test writes is never seen by another."""
+    home = tmp_path_factory.mktemp("mm-home")
+    monkeypatch.setenv("MM_HOME", str(home))
+    return home
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(_PREFECT_HOME, ignore_errors=True)
+    shutil.rmtree(_MM_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -42,6 +42,7 @@ from connectors.capture import Loader, split_capture_line
 from connectors.hyperliquid.loader import HyperliquidLoader
 from connectors.rows import BookRows, Parsed
 from core.errors import DataFormatError, LakeError, MalformedLine, MMError
+from core.instrument_catalog import unknown_instrument
 from core.instruments import InstrumentSpec, known_instrument
 from core.lake import data_files, instrument_path, partition_dir, read_instrument
 from core.progress import Progress
@@ -178,10 +179,7 @@ def make_resolver(lake: Path, overrides: SpecOverrides) -> Callable[[str, str], 
             return read_instrument(lake, venue, symbol)
         spec = known_instrument(venue, symbol)
         if spec is None:
-            raise MMError(
-                f"unknown instrument {venue}:{symbol}: its tick and lot size are not known",
-                "pass --tick-size and --lot-size",
-            )
+            raise unknown_instrument(venue, symbol)
         return spec
 
     return resolve

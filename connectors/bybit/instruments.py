@@ -2,7 +2,8 @@
 
 Linear: tick = ``priceFilter.tickSize``, lot = ``lotSizeFilter.qtyStep``, min notional
 = ``lotSizeFilter.minNotionalValue``. Spot: lot = ``lotSizeFilter.basePrecision``, min
-notional = ``lotSizeFilter.minOrderAmt``. A refresh that changes a spec is reported
+notional = ``lotSizeFilter.minOrderAmt``. Inverse: lot = ``qtyStep`` contracts of 1 USD each,
+settled in ``settleCoin``. A refresh that changes a spec is reported
 (tick or lot changes invalidate every price/size in ticks/lots held downstream).
 """
 
@@ -22,6 +23,7 @@ from core.log import event, get_logger
 
 log = get_logger(__name__)
 VENUE = "bybit"
+INVERSE_CONTRACT_USD = Decimal(1)  # a Bybit inverse contract is worth 1 USD
 
 
 def _dec(value: Any, what: str, symbol: str) -> Decimal:
@@ -38,6 +40,18 @@ def spec_from_info(item: dict[str, Any], category: str = "linear") -> Instrument
     pf = item.get("priceFilter") or {}
     lf = item.get("lotSizeFilter") or {}
     tick = _dec(pf.get("tickSize"), "tickSize", symbol)
+    if category == "inverse":
+        coin = str(item.get("settleCoin") or item.get("baseCoin") or "")
+        return InstrumentSpec(
+            VENUE,
+            symbol,
+            tick,
+            _dec(lf.get("qtyStep"), "qtyStep", symbol),
+            quote_currency=str(item.get("quoteCoin") or "USD"),
+            kind="inverse",
+            contract_size=INVERSE_CONTRACT_USD,
+            settle_currency=coin,
+        )
     if category == "spot":
         lot = _dec(lf.get("basePrecision"), "basePrecision", symbol)
         min_notional = _dec(lf.get("minOrderAmt") or "0", "minOrderAmt", symbol)

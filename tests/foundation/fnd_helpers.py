@@ -157,7 +157,7 @@ def lake_files(lake: Path) -> list[Path]:
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The test process's (already isolated) environment plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MM_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MM_") or k == "MM_HOME"}
     env["MM_PROGRESS"] = "0"
     env.update(extra)
     return env
