@@ -175,7 +175,8 @@ class InstrumentSpec:
                     f"{name} {raw!r} for {self.venue}:{self.symbol} is not a number"
                 ) from None
             if not value.is_finite() or value < 0 or (name != "min_notional" and value == 0):
-                raise MMError(f"{name} {raw!r} for {self.venue}:{self.symbol} must be positive")
+                shown = repr(str(raw)) if isinstance(raw, Decimal) else repr(raw)
+                raise MMError(f"{name} {shown} for {self.venue}:{self.symbol} must be positive")
             object.__setattr__(self, name, value)
         if self.kind not in KINDS:
             raise MMError(
