@@ -51,7 +51,7 @@ def _select(fetched: Fetched, venue: str, symbols: list[str]) -> Fetched:
         else:
             raise MMError(
                 f"{venue} has no trading instrument {want}",
-                f"check the symbol with `mm instruments list --venue {venue}`",
+                "check the symbol; without --symbols, refresh takes every trading instrument",
             )
     return chosen
 

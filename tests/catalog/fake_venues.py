@@ -115,7 +115,7 @@ def exchange_info(symbols: list[dict]) -> dict:
                 "intervalNum": 1,
                 "limit": 2400,
             },
-        ],  # fmt: skip
+        ],
         "exchangeFilters": [],
         "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}],
         "symbols": symbols,
