@@ -91,7 +91,10 @@ def _collect(
     fetched: Fetched, items: list[Any], parse: Callable[[dict[str, Any]], InstrumentSpec]
 ) -> None:
     for item in items:
-        name = str(item.get("symbol") or item.get("name") or "?")
+        name = str(item.get("symbol") or item.get("name") or "")
+        if not name:
+            fetched.skipped.append(("?", f"entry without a symbol: {json.dumps(item)[:80]}"))
+            continue
         try:
             fetched.specs.append(parse(item))
         except MMError as exc:

@@ -9,9 +9,12 @@ entered; its entries win over the shipped ones. Both files are one JSON object w
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -116,7 +119,7 @@ def shipped_catalog() -> CatalogFile:
     return parse_catalog(text, str(SHIPPED_CATALOG))
 
 
-_user_cache: dict[str, tuple[tuple[int, int], CatalogFile]] = {}
+_user_cache: dict[str, tuple[tuple[int, int, int], CatalogFile]] = {}
 
 
 def user_catalog(path: Path | None = None) -> CatalogFile:
@@ -128,7 +131,7 @@ def user_catalog(path: Path | None = None) -> CatalogFile:
         return CatalogFile({})
     except OSError as exc:
         raise MMError(f"instrument catalog {path} cannot be read: {exc.strerror}") from None
-    key = (st.st_mtime_ns, st.st_size)
+    key = (st.st_ino, st.st_mtime_ns, st.st_size)  # a rename is a new inode
     hit = _user_cache.get(str(path))
     if hit is not None and hit[0] == key:
         return hit[1]
@@ -201,6 +204,23 @@ def update_user_catalog(specs: list[InstrumentSpec], source: str) -> CatalogUpda
     mm's shipped entries are not hidden behind stale copies of themselves.
     """
     path = user_catalog_path()
+    with _locked(path):
+        return _update(path, specs, source)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Serialise read-merge-write of the user catalog (two refreshes at once lose nothing)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _update(path: Path, specs: list[InstrumentSpec], source: str) -> CatalogUpdate:
     current = user_catalog(path)
     shipped = shipped_catalog().specs
     known = {**shipped, **current.specs}

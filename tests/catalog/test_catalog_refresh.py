@@ -157,6 +157,7 @@ def test_hyperliquid_ticks_derive_from_size_decimals(venues: FakeVenues) -> None
         hl_asset("NEW", 3),
         hl_asset("MATIC", 1, isDelisted=True),
         hl_asset("ODD", 7),
+        {"szDecimals": 2, "maxLeverage": 3},
     ]
     report = mm_json("instruments", "refresh", "--venue", "hyperliquid")
     assert venues.requests == [("POST", "/info", {}, {"type": "meta"})]
@@ -166,7 +167,8 @@ def test_hyperliquid_ticks_derive_from_size_decimals(venues: FakeVenues) -> None
     }
     assert report["unchanged"] == 2
     assert report["skipped"] == [
-        {"symbol": "ODD", "reason": "meta szDecimals 7 for ODD is not a whole number from 0 to 6"}
+        {"symbol": "ODD", "reason": "meta szDecimals 7 for ODD is not a whole number from 0 to 6"},
+        {"symbol": "?", "reason": 'entry without a symbol: {"szDecimals": 2, "maxLeverage": 3}'},
     ]
     new = known_instrument("hyperliquid", "NEW")
     assert new == InstrumentSpec(
