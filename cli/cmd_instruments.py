@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cli.main import _decimal, app, emit_json, guarded
 from core.errors import MMError
+
+if TYPE_CHECKING:
+    from core.instrument_catalog import CatalogUpdate
+    from core.instruments import InstrumentSpec
 
 instruments_app = typer.Typer(
     help="The instrument catalog: tick, lot, min notional, kind and contract size per symbol.",
@@ -19,7 +23,7 @@ app.add_typer(instruments_app, name="instruments")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
-def _row(spec: Any, origin: str) -> dict[str, Any]:
+def _row(spec: InstrumentSpec, origin: str) -> dict[str, Any]:
     from core.instrument_catalog import plain_dict
 
     return {**plain_dict(spec.to_dict()), "id": spec.id, "from": origin}
@@ -92,7 +96,7 @@ def show_cmd(
             print(f"{key:<16} {value}")
 
 
-def _changes(update: Any) -> list[str]:
+def _changes(update: CatalogUpdate) -> list[str]:
     lines = []
     for inst, fields in update.changed.items():
         text = ", ".join(f"{f} {old} -> {new}" for f, (old, new) in fields.items())
