@@ -29,7 +29,7 @@ TIMING = {"wall_time_s", "events_per_s"}  # the only summary fields a rerun may 
 
 
 def _env(lake: Path, out: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MM_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MM_") or k == "MM_HOME"}
     env.update(
         MM_LAKE=str(lake),
         MM_SYMBOLS=",".join(INSTRUMENTS),

@@ -39,5 +39,5 @@ def sample_lines(path: Path, limit: int | None = None) -> list[bytes]:
 
 
 def clean_env() -> dict[str, str]:
-    """The process environment without MM_* (for flow subprocesses)."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("MM_")}
+    """The process environment without MM_* but the test MM_HOME (for flow subprocesses)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("MM_") or k == "MM_HOME"}
