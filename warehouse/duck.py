@@ -377,7 +377,8 @@ SELECT k.run, k.run_id, m.mode, k.venue, k.symbol,
        {_time("a.lo")} AS start_time, {_time("a.hi")} AS end_time,
        {_time("m.started_ns")} AS started_at,
        {", ".join(f"COALESCE(a.{t}, 0) AS {t}" for t in RUN_TABLES)},
-       CAST(s.summary->>'net_pnl' AS DOUBLE) AS net_pnl, s.summary, src.path
+       CAST(s.summary->>'net_pnl' AS DOUBLE) AS net_pnl,
+       CAST(s.summary->>'pnl_currency' AS VARCHAR) AS pnl_currency, s.summary, src.path
 FROM k LEFT JOIN a USING ({keys}) LEFT JOIN m USING ({keys}) LEFT JOIN s USING ({keys})
 LEFT JOIN sources src USING (run)
 ORDER BY k.run, COALESCE(a.lo, m.started_ns), k.run_id, k.venue, k.symbol
