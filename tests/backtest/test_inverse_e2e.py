@@ -154,7 +154,7 @@ def test_default_backtest_quotes_fills_and_reports_btc_pnl(
     net = cash - Fraction(2 * position) * K / mid_x2 - fees
     assert Fraction(s["net_pnl_exact"]) == net
     assert Fraction(s["fees_exact"]) == fees
-    assert s["net_pnl"] == pytest.approx(float(net), rel=1e-12)
+    assert s["net_pnl"] == float(net) and s["fees"] == float(fees)  # correctly rounded
     assert s["volume"] == 100.0 * sum(f[2] for f in fills)  # USD notional traded
     for _side, price, qty, fu, notional, fee in fills:
         assert notional == qty * 100.0  # USD: contracts x contract size
