@@ -56,6 +56,8 @@ def test_import_detects_coinm_and_the_book_verifies(coinm: tuple[Path, Path]) ->
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["crossed"] == 0 and report["gaps"] == 0
+    # the Binance sync rules (diffs buffered until the snapshot, pu chaining) apply
+    assert report["dropped_unsynced"] == 0 and report["final_state"] == "SYNCED"
     spec_file = lake / "instruments" / "venue=binance-coinm" / "symbol=BTCUSD_PERP" / "spec.parquet"
     row = (
         duckdb.connect()
