@@ -40,19 +40,29 @@ def format_summary(s: dict[str, Any], run_dir: Path | None = None) -> str:
     def pct(v: Any) -> str:
         return "n/a" if v is None else f"{v * 100:.2f} %"
 
+    ccy = s.get("pnl_currency", "")
+    inverse = s.get("kind") == "inverse"
+    money = ",.8f" if inverse else ",.4f"  # coin PnL of a few contracts is small
+
+    def cash(v: Any) -> str:
+        return f"{fmt(v, money)} {ccy}".rstrip()
+
+    exact = str(s["net_pnl_exact"])
+    if len(exact) > 40:  # an inverse fraction: its 28-digit decimal here, all of it in the json
+        exact = f"{s.get('net_pnl_decimal', '?')}; the exact fraction is in summary.json"
     mk = s.get("markouts", {})
     marks = "  ".join(
         f"{h} {fmt(mk[h]['avg_bps'], '+.3f')}" for h in ("1s", "5s", "30s", "60s") if h in mk
     )
     lines = [
         f"backtest {s['instrument']}",
-        f"  net PnL          {fmt(s['net_pnl'])}   (exact {s['net_pnl_exact']})",
-        f"  fees / rebates   {fmt(s['fees'])}   (negative = rebates earned)",
-        f"  realized / unrl. {fmt(s['realized_pnl'])} / {fmt(s['unrealized_pnl'])}",
+        f"  net PnL          {cash(s['net_pnl'])}   (exact {exact})",
+        f"  fees / rebates   {cash(s['fees'])}   (negative = rebates earned)",
+        f"  realized / unrl. {fmt(s['realized_pnl'], money)} / {cash(s['unrealized_pnl'])}",
         f"  return           {fmt(s['return_pct'], '.4f')} % of capital",
         f"  Sharpe (annual.) {fmt(s['sharpe_annualized'], '.2f')}",
-        f"  max drawdown     {fmt(s['max_drawdown'])}",
-        f"  fills            {s['fills']:,}   maker share {pct(s['maker_share'])}   volume {fmt(s['volume'], ',.2f')}",
+        f"  max drawdown     {cash(s['max_drawdown'])}",
+        f"  fills            {s['fills']:,}   maker share {pct(s['maker_share'])}   volume {fmt(s['volume'], ',.2f')} {s.get('quote_currency', '')}".rstrip(),
         f"  orders           {s['orders_placed']:,} placed, {s['amends']:,} amends, {s['cancels']:,} cancels,"
         f" {s['rejects']:,} rejects",
         f"  fill rate        {pct(s['fill_rate'])}   cancel ratio {fmt(s['cancel_ratio'], '.3f')}",

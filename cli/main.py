@@ -119,7 +119,8 @@ def import_cmd(
     fmt: Annotated[
         str | None,
         typer.Option(
-            "--format", help="bybit | binance-usdm | hyperliquid (auto-detected if omitted)."
+            "--format",
+            help="bybit | binance-usdm | binance-coinm | hyperliquid (auto-detected if omitted).",
         ),
     ] = None,
     tick_size: Annotated[

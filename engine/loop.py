@@ -71,6 +71,8 @@ TR_REC = np.dtype(
     [
         ("tick", np.float64),
         ("lot", np.float64),
+        ("inverse", np.bool_),  # money in the coin (operators.inventory.inverse)
+        ("lot_usd", np.float64),  # inverse: USD value of one lot (lot x contract size)
         ("pnl_interval", np.int64),
         ("next_pnl", np.int64),
         ("has_venue", np.bool_),
@@ -225,12 +227,20 @@ def _log(T: KTrader, kind: int):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, _nrt=False)
+def _money_unit(T: KTrader) -> float:
+    """Settlement currency per inventory float unit: tick x lot (linear), 1.0 (inverse:
+    the inventory's floats are already in the coin)."""
+    tr = T.tr[0]
+    return 1.0 if tr.inverse else tr.tick * tr.lot
+
+
+@njit(cache=True, _nrt=False)
 def _pnl_row(T: KTrader, now: int) -> None:
     tr = T.tr[0]
     m2 = tr.last_mid_x2
     if not m2:
         return
-    unit = tr.tick * tr.lot
+    unit = _money_unit(T)
     total = ik.inv_total_float(T.inv, m2) * unit
     tr.peak = py_max(tr.peak, total)
     dd = tr.peak - total
@@ -245,12 +255,12 @@ def _pnl_row(T: KTrader, now: int) -> None:
     row.position = inv.position
     row.position_f = inv.position * tr.lot
     row.mid = mid
-    row.cash = inv.cash * unit
+    row.cash = ik.inv_cash_float(T.inv, unit)
     row.realized = ik.inv_realized_float(T.inv) * unit
     row.unrealized = ik.inv_unrealized_float(T.inv, m2) * unit
-    row.fees = inv.fees * unit / 1e8
+    row.fees = ik.inv_fees_float(T.inv, unit)
     row.total = total
-    row.inventory_usd = inv.position * tr.lot * mid
+    row.inventory_usd = inv.position * tr.lot_usd if tr.inverse else inv.position * tr.lot * mid
     row.drawdown = dd
     row.risk_state = T.risk.rec[0].state
 
@@ -382,8 +392,12 @@ def _on_fill(T: KTrader, fills: np.ndarray, j: int, now: int) -> None:
     row.qty = f.qty
     row.price_f = f.price * tr.tick
     row.qty_f = f.qty * tr.lot
-    row.notional = f.price * f.qty * unit
-    row.fee = f.fee * unit / 1e8
+    if tr.inverse:  # USD notional of the contracts; the fee in the coin at the fill price
+        row.notional = f.qty * tr.lot_usd
+        row.fee = float(f.fee) * T.inv.rec[0].k / float(f.price) / 1e8
+    else:
+        row.notional = f.price * f.qty * unit
+        row.fee = f.fee * unit / 1e8
     row.fee_units = f.fee
     row.is_maker = f.is_maker
     row.position_after = pos
@@ -524,7 +538,10 @@ def _decide(T: KTrader, now: int) -> None:
         clamp, levels, mult = 0.0, T.eng.rec[0].levels, 1.0
     multiplier = mult if use_reg else 1.0
     max_pos = qk.qe_max_position_lots(T.eng, mid, multiplier)
-    equity = ik.inv_total_float(T.inv, m2) * tr.tick * tr.lot
+    if tr.inverse:  # the loss limits are in USD: the coin PnL at the mid
+        equity = ik.inv_total_float(T.inv, m2) * (m2 / 2 * tr.tick)
+    else:
+        equity = ik.inv_total_float(T.inv, m2) * tr.tick * tr.lot
     ubps = ik.inv_unrealized_bps(T.inv, m2)
     has_ubps = ik.inv_has_unrealized_bps(T.inv)
     pos = T.inv.rec[0].position

@@ -47,6 +47,7 @@ from operators.book.kernel import grow_sync, new_sync, sync_reason_text, sync_st
 from operators.book.resync import resync_delay
 from operators.features import kernel as fk
 from operators.inventory import kernel as ik
+from operators.inventory.inverse import InverseInventory
 from operators.orders import kernel as omk
 from operators.quoting import kernel as qk
 from operators.risk import kernel as rk
@@ -86,6 +87,8 @@ class CompiledTrader:
             venue = getattr(venue, "config", None) or SimConfig.from_params(params)
         self.sim_config: SimConfig | None = venue
         self.T = _new_state(spec, params, venue, log_quotes, wait_for_own_stream)
+        # inverse: the exact coin PnL, replayed from the fills the kernel booked
+        self._ledger = InverseInventory(spec) if spec.is_inverse else None
         self.status_interval_ns = 10 * NS_PER_S
         self._next_status = 0
         self._pnl_totals: list[float] = []
@@ -123,7 +126,7 @@ class CompiledTrader:
 
     @property
     def inventory(self) -> ik.CompiledInventory:
-        v = ik.CompiledInventory(self.spec)
+        v = ik.CompiledInventory(self.spec, self._ledger)
         v.st = self.T.inv
         return v
 
@@ -323,7 +326,10 @@ class CompiledTrader:
         book = self.book
         spread = book.spread() if sync.usable else None
         usable = self.book_usable()
-        pnl = inv.total_float(mid_x2) * self._tick * self._lot if mid_x2 else 0.0
+        pnl = 0.0
+        if mid_x2:
+            pnl = inv.total_float(mid_x2)
+            pnl = pnl if self.spec.is_inverse else pnl * self._tick * self._lot
         return {
             "event": "status",
             "inst": self.inst,
@@ -341,6 +347,8 @@ class CompiledTrader:
             return
         entry_ticks = self.spec.round_price(entry_price, 1 if qty > 0 else -1)
         loop.own_fill_booked(self.T, 1 if qty > 0 else -1, entry_ticks, abs(qty), 0, False)
+        if self._ledger is not None:
+            self._ledger.on_fill(1 if qty > 0 else -1, entry_ticks, abs(qty), 0, False)
 
     def on_PositionUpdate(self, p: Any) -> TraderOutput:
         out = TraderOutput()
@@ -357,6 +365,8 @@ class CompiledTrader:
                 }
             )
             loop.own_fill_booked(self.T, 1 if diff > 0 else -1, mark, abs(diff), p.recv_ts, True)
+            if self._ledger is not None:
+                self._ledger.on_fill(1 if diff > 0 else -1, mark, abs(diff), 0, False)
             self._check()
             self._drain(out)
         return out
@@ -453,6 +463,8 @@ class CompiledTrader:
         """The reference's ``_emit_fill_row``: markout sums for the summary."""
         price, side = row[7], row[5]
         self._orders_filled.add(row[3])
+        if self._ledger is not None:  # side, price, qty, fee units, maker
+            self._ledger.on_fill(side, price, row[8], row[13], row[14])
         for i, mid_h in enumerate(row[17:21]):
             if not math.isnan(mid_h):
                 px = price * self._tick
@@ -590,6 +602,8 @@ def _new_state(
     r = tr[0]
     r["tick"] = float(spec.tick_size)
     r["lot"] = float(spec.lot_size)
+    r["inverse"] = spec.is_inverse
+    r["lot_usd"] = float(spec.lot_size * spec.contract_size)
     r["pnl_interval"] = params.pnl_sample_ms * 1_000_000
     r["has_venue"] = sim is not None
     r["log_quotes"] = log_quotes
@@ -628,7 +642,7 @@ def _new_state(
         qk.new_quote_engine(spec, params),
         omk.new_order_manager(spec, params.orders, params.quote),
         rk.new_risk(params.risk),
-        ik.new_inventory(),
+        ik.new_inventory_for(spec),
         new_markouts(),
         *outs,
         empty_responses(loop.SCRATCH),

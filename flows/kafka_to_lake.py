@@ -24,7 +24,7 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
-from connectors.binance.loader import BinanceFuturesLoader
+from connectors.binance.loader import BinanceCoinMLoader, BinanceFuturesLoader
 from connectors.bybit.loader import BybitLoader
 from connectors.capture import SpecResolver
 from connectors.hyperliquid.loader import HyperliquidLoader
@@ -43,6 +43,7 @@ from warehouse.run_sink import rows_to_frame
 LOADERS: dict[str, LoaderFactory] = {
     "bybit": lambda resolve, symbol: BybitLoader(resolve),
     "binance-usdm": lambda resolve, symbol: BinanceFuturesLoader(resolve, symbol=symbol),
+    "binance-coinm": lambda resolve, symbol: BinanceCoinMLoader(resolve, symbol=symbol),
     "hyperliquid": lambda resolve, symbol: HyperliquidLoader(resolve),
 }
 TABLES = ("book_deltas", "trades", "bbo")

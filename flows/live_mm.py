@@ -55,7 +55,7 @@ from bytewax.operators import StatefulLogic
 from connectors.bybit.config import BybitConfig, load_bybit_config
 from connectors.bybit.data import BybitPublicSource
 from connectors.bybit.execution import BybitGateway, make_run_tag
-from connectors.bybit.instruments import BybitInstruments
+from connectors.bybit.instruments import BybitInstruments, refuse_inverse
 from connectors.bybit.order_sink import WORKERS, BybitOrderSink, GatewayWorker
 from connectors.bybit.private import BybitPrivateSource
 from connectors.bybit.rest import BybitRest
@@ -157,6 +157,7 @@ def build_live_flow(settings: Settings, cfg: BybitConfig) -> Dataflow:
         )
     if not settings.symbols:
         raise ConfigError("no symbols to trade", "set MM_SYMBOLS, e.g. MM_SYMBOLS=BTCUSDT")
+    refuse_inverse(settings.symbols)
     if mode == "live":
         cfg.require_keys()  # one line: set the keys or use paper mode
     if engine_name(settings.engine) == "compiled":

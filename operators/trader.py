@@ -21,6 +21,7 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Protocol
 
 import numpy as np
@@ -39,7 +40,7 @@ from operators.features.regime import DEFAULT_REGIME_PARAMS, RegimeDetector
 from operators.features.signal import DirectionalSignal
 from operators.features.toxicity import ToxicityDetector
 from operators.features.volatility import Volatility
-from operators.inventory.tracker import Inventory, MarkoutTracker
+from operators.inventory.tracker import MarkoutTracker, inventory_for
 from operators.orders.manager import OrderManager
 from operators.quoting.engine import MarketView, QuoteEngine, QuoteLevel, QuoteSet
 from operators.risk.manager import RiskManager, RiskState
@@ -112,10 +113,12 @@ class Trader:
         self.engine = QuoteEngine(spec, params)
         self.risk = RiskManager(params.risk)
         self.orders = OrderManager(self.inst, spec, params.orders, params.quote, run_tag)
-        self.inventory = Inventory(spec)
+        self.inventory = inventory_for(spec)
         self.markouts = MarkoutTracker()
         self._tick = float(spec.tick_size)
         self._lot = float(spec.lot_size)
+        self._inverse = spec.is_inverse  # money in the coin (operators.inventory.inverse)
+        self._lot_usd = float(spec.lot_size * spec.contract_size)
         self._pnl_interval = params.pnl_sample_ms * 1_000_000
         self._next_pnl = 0
         self._seq = {"quotes": 0, "orders": 0, "fills": 0, "pnl": 0}
@@ -306,8 +309,8 @@ class Trader:
             "qty": f.qty,
             "price_f": f.price * self._tick,
             "qty_f": f.qty * self._lot,
-            "notional": f.price * f.qty * unit,
-            "fee": f.fee * unit / 1e8,
+            "notional": f.qty * self._lot_usd if self._inverse else f.price * f.qty * unit,
+            "fee": self._fee_float(f.price, f.fee),
             "fee_units": f.fee,
             "is_maker": f.is_maker,
             "position_after": inv.position,
@@ -397,7 +400,10 @@ class Trader:
         inv = self.inventory
         mid_x2 = self._last_mid_x2
         spread = self.book.spread() if self.sync.usable else None
-        pnl = inv.total_float(mid_x2) * self._tick * self._lot if mid_x2 else 0.0
+        pnl = 0.0
+        if mid_x2:
+            pnl = inv.total_float(mid_x2)
+            pnl = pnl if self._inverse else pnl * self._tick * self._lot
         return {
             "event": "status",
             "inst": self.inst,
@@ -562,7 +568,10 @@ class Trader:
         )
         multiplier = view.position_multiplier if self.params.quote.use_regimes else 1.0
         max_pos = self.engine.max_position_lots(mid, multiplier)
-        equity = inv.total_float(mid_x2) * self._tick * self._lot
+        if self._inverse:  # the loss limits are in USD: the coin PnL at the mid
+            equity = inv.total_float(mid_x2) * (mid_x2 / 2 * self._tick)
+        else:
+            equity = inv.total_float(mid_x2) * self._tick * self._lot
         decision = self.risk.evaluate(
             now, inv.position, max_pos, equity, inv.unrealized_bps(mid_x2)
         )
@@ -712,12 +721,23 @@ class Trader:
             self._fills_ready.clear()
         return out
 
+    def _money_unit(self) -> float:
+        """Settlement currency per inventory float unit: tick x lot, or 1.0 (inverse: the
+        inventory's floats are in the coin)."""
+        return 1.0 if self._inverse else self._tick * self._lot
+
+    def _fee_float(self, price: int, fee: int) -> float:
+        """A fill's fee in the settlement currency (inverse: at the fill's price)."""
+        if self._inverse:
+            return self.inventory.fee_float(price, fee)
+        return fee * (self._tick * self._lot) / 1e8
+
     def _pnl_row(self, now: int, out: TraderOutput) -> None:
         inv = self.inventory
         mid_x2 = self._last_mid_x2
         if not mid_x2:
             return
-        unit = self._tick * self._lot
+        unit = self._money_unit()
         total = inv.total_float(mid_x2) * unit
         self._peak = max(self._peak, total)
         dd = self._peak - total
@@ -733,12 +753,12 @@ class Trader:
                 inv.position,
                 inv.position * self._lot,
                 mid,
-                inv.cash * unit,
+                inv.cash_f if self._inverse else inv.cash * unit,
                 inv.realized_float() * unit,
                 inv.unrealized_float(mid_x2) * unit,
-                inv.fees * unit / 1e8,
+                inv.fees_f if self._inverse else inv.fees * unit / 1e8,
                 total,
-                inv.position * self._lot * mid,
+                inv.position * self._lot_usd if self._inverse else inv.position * self._lot * mid,
                 dd,
                 int(self.risk.state),
             )
@@ -767,11 +787,18 @@ class Trader:
 
 
 def run_summary(t: Any) -> dict[str, Any]:
-    """The run summary of a trader (the reference or the compiled one: same attributes)."""
+    """The run summary of a trader (the reference or the compiled one: same attributes).
+
+    Money is in ``pnl_currency`` (the quote currency; an inverse contract's coin). The
+    ``*_exact`` values are exact: a Decimal string for linear instruments, a fraction
+    ``p/q`` string for inverse ones (coin sums of ``q x K / p`` have no finite decimal);
+    ``volume`` is the quote-currency (USD) notional traded either way.
+    """
     inv = t.inventory
     spec = t.spec
     mid_x2 = t._last_mid_x2
-    net = inv.to_quote(inv.total_units(mid_x2)) if mid_x2 else inv.to_quote(inv.cash)
+    net_exact = inv.total_units(mid_x2) if mid_x2 else Fraction(inv.cash)
+    net = inv.to_quote(net_exact)
     fees = inv.fees_quote()
     capital = t.params.quote.capital_usd
     totals = np.array(t._pnl_totals, dtype=float)
@@ -793,21 +820,26 @@ def run_summary(t: Any) -> dict[str, Any]:
         "instrument": t.inst,
         "start": t.first_ts,
         "end": t.last_ts,
-        "net_pnl": float(net),
-        "net_pnl_exact": str(net),
-        "fees": float(fees),
-        "fees_exact": str(fees),
+        "kind": spec.kind,
+        "pnl_currency": spec.pnl_currency,
+        "quote_currency": spec.quote_currency,
+        "net_pnl": float(net_exact) if spec.is_inverse else float(net),
+        "net_pnl_exact": str(net_exact) if spec.is_inverse else str(net),
+        **({"net_pnl_decimal": str(net)} if spec.is_inverse else {}),
+        "fees": float(inv.fees) if spec.is_inverse else float(fees),
+        "fees_exact": str(inv.fees) if spec.is_inverse else str(fees),
         "rebates_earned": float(-fees) if fees < 0 else 0.0,
         "realized_pnl": float(inv.to_quote(inv.realized)),
         "unrealized_pnl": float(inv.to_quote(inv.unrealized(mid_x2))) if mid_x2 else 0.0,
-        "return_pct": float(net) / capital * 100,
+        # capital is in USD: an inverse contract's coin PnL counts at the last mid
+        "return_pct": float(net) * (mids if spec.is_inverse else 1.0) / capital * 100,
         "sharpe_annualized": sharpe,
         "max_drawdown": t._max_dd,
         "fills": inv.fills,
         "maker_fills": inv.maker_fills,
         "maker_share": inv.maker_fills / inv.fills if inv.fills else None,
         "maker_share_qty": inv.maker_qty / (inv.maker_qty + inv.taker_qty) if inv.fills else None,
-        "volume": float(inv.to_quote(inv.volume)),
+        "volume": float(inv.volume_usd()),
         "orders_placed": placed,
         "orders_filled": len(t._orders_filled),
         "fill_rate": len(t._orders_filled) / placed if placed else None,
@@ -820,7 +852,7 @@ def run_summary(t: Any) -> dict[str, Any]:
         "final_position": float(spec.lots_to_size(inv.position)),
         "avg_abs_inventory": float(abs_pos.mean()) if len(abs_pos) else 0.0,
         "max_abs_inventory": t._max_abs_pos * t._lot,
-        "avg_abs_inventory_usd": float(abs_pos.mean()) * mids if len(abs_pos) else 0.0,
+        "avg_abs_inventory_usd": _avg_abs_inventory_usd(t, abs_pos, mids),
         "markouts": markouts,
         "risk_state": t.risk.state.name,
         "book": t.sync.stats.to_dict(),
@@ -829,3 +861,12 @@ def run_summary(t: Any) -> dict[str, Any]:
         "wall_time_s": round(t._wall, 3),
         "events_per_s": round(t.events / t._wall) if t._wall > 0 else None,
     }
+
+
+def _avg_abs_inventory_usd(t: Any, abs_pos: np.ndarray, mid: float) -> float:
+    """Mean |position| in USD: size x the last mid, or contracts x contract size."""
+    if not len(abs_pos):
+        return 0.0
+    if t.spec.is_inverse:
+        return float(abs_pos.mean()) * float(t.spec.contract_size)
+    return float(abs_pos.mean()) * mid

@@ -28,16 +28,33 @@ HORIZONS_S = (0, 1, 5, 30, 60)
 _MID = {0: "mid_at_fill", 1: "mid_1s", 5: "mid_5s", 30: "mid_30s", 60: "mid_60s"}
 
 
+# fills with their instrument's kind: money of an inverse contract is in the coin
+_FILLS = (
+    "(SELECT f.*, COALESCE(i.inverse, false) AS inverse FROM fills f LEFT JOIN "
+    "(SELECT venue, symbol, bool_or(kind = 'inverse') AS inverse FROM instruments "
+    "GROUP BY venue, symbol) i USING (venue, symbol))"
+)
+
+
+def _gain(mid: str) -> str:
+    """PnL of a fill held to ``mid``, in the settlement currency: side x (mid - price) x
+    qty, or for an inverse contract side x notional (USD) x (1/price - 1/mid) coin."""
+    return (
+        f"CASE WHEN inverse THEN side * notional * (1 / price_f - 1 / {mid}) "
+        f"ELSE side * ({mid} - price_f) * qty_f END"
+    )
+
+
 def _markouts_sql() -> str:
     cols = []
     for h in HORIZONS_S:
         mid = _MID[h]
         cols.append(f"side * ({mid} - price_f) / price_f * 1e4 AS markout_{h}s_bps")
-        cols.append(f"side * ({mid} - price_f) * qty_f AS markout_{h}s")
+        cols.append(f"{_gain(mid)} AS markout_{h}s")
     return (
         f"SELECT {K}, date, recv_ts, time, seq, client_id, side, level, is_maker, price, qty, "
         f"price_f, qty_f, notional, fee, mid_at_fill, mid_1s, mid_5s, mid_30s, mid_60s, "
-        f"{', '.join(cols)} FROM fills"
+        f"{', '.join(cols)} FROM {_FILLS}"
     )
 
 
@@ -114,16 +131,19 @@ SELECT o.*, COALESCE(f.filled_orders, 0) AS filled_orders, COALESCE(f.fills, 0) 
 FROM o LEFT JOIN f USING ({K})
 """
 
-_CAPTURE_AGG = """count(*) AS fills, sum(qty_f) AS qty, sum(notional) AS notional,
-       sum(side * (mid_at_fill - price_f) * qty_f) AS spread_capture,
-       sum(side * (mid_at_fill - price_f) * qty_f) / sum(notional) * 1e4 AS capture_bps,
+# capture_bps: the capture over the notional in the same currency (an inverse contract's
+# notional is USD; its coin value is notional / price)
+_CAPTURE_AGG = f"""count(*) AS fills, sum(qty_f) AS qty, sum(notional) AS notional,
+       sum({_gain("mid_at_fill")}) AS spread_capture,
+       sum({_gain("mid_at_fill")})
+         / sum(CASE WHEN inverse THEN notional / price_f ELSE notional END) * 1e4 AS capture_bps,
        avg(side * (mid_at_fill - price_f) / price_f * 1e4) AS avg_capture_bps,
        count(*) FILTER (WHERE mid_at_fill IS NULL) AS fills_without_mid"""
 
 _SPREAD_CAPTURE = f"""
-SELECT {K}, side, {_CAPTURE_AGG} FROM fills GROUP BY {K}, side
+SELECT {K}, side, {_CAPTURE_AGG} FROM {_FILLS} GROUP BY {K}, side
 UNION ALL
-SELECT {K}, 0::TINYINT AS side, {_CAPTURE_AGG} FROM fills GROUP BY {K}
+SELECT {K}, 0::TINYINT AS side, {_CAPTURE_AGG} FROM {_FILLS} GROUP BY {K}
 ORDER BY {K}, side DESC
 """
 

@@ -7,6 +7,12 @@ fill, so between two consecutive rows (at most one fill apart) the change is exa
            + side x (mid_at_fill - price) x qty      spread capture (0 without a fill)
            - fee                                     fees and rebates
 
+An inverse (coin-margined) contract's rows are in the coin, ``total = cash - position x
+contract_size / mid - fees`` (position in contracts' size, contract size in USD), so
+
+    inventory       -position_prev x contract_size x (1/mid - 1/mid_prev)
+    spread capture  side x notional x (1/price - 1/mid_at_fill)   (notional: USD)
+
 Summed over a run these are the components; the residual (total minus the three) is
 float rounding plus anything the identity does not see (a fill before the first mid,
 a mid missing from a row). Per-interval sums (1 s buckets by default) give the
@@ -34,21 +40,29 @@ def intervals_sql(bucket_ns: int = 1000 * NS_PER_MS) -> str:
     if b <= 0:
         raise ValueError("bucket must be positive")
     return f"""
-WITH p AS (
-  SELECT {K}, recv_ts, seq, total, mid,
+WITH inst AS (
+  SELECT venue, symbol, bool_or(kind = 'inverse') AS inverse,
+         max(CAST(contract_size AS DOUBLE)) AS cs
+  FROM instruments GROUP BY venue, symbol),
+p AS (
+  SELECT {K}, recv_ts, seq, total, mid, COALESCE(inst.inverse, false) AS inverse, inst.cs,
          lag(position_f) OVER w AS pos_prev, lag(mid) OVER w AS mid_prev,
          lag(total) OVER w AS total_prev
-  FROM pnl WINDOW w AS (PARTITION BY {K} ORDER BY recv_ts, seq)),
+  FROM pnl LEFT JOIN inst USING (venue, symbol)
+  WINDOW w AS (PARTITION BY {K} ORDER BY recv_ts, seq)),
 pb AS (
   SELECT {K}, recv_ts // {b} AS bucket, sum(total - COALESCE(total_prev, 0)) AS pnl,
-         sum(COALESCE(pos_prev * (mid - mid_prev), 0)) AS inventory,
+         sum(COALESCE(CASE WHEN inverse THEN -pos_prev * cs * (1 / mid - 1 / mid_prev)
+                           ELSE pos_prev * (mid - mid_prev) END, 0)) AS inventory,
          last(total ORDER BY recv_ts, seq) AS total
   FROM p GROUP BY {K}, bucket),
 fb AS (
   SELECT {K}, recv_ts // {b} AS bucket, count(*) AS fills,
-         COALESCE(sum(side * (mid_at_fill - price_f) * qty_f), 0) AS spread_capture,
+         COALESCE(sum(CASE WHEN COALESCE(inst.inverse, false)
+                           THEN side * notional * (1 / price_f - 1 / mid_at_fill)
+                           ELSE side * (mid_at_fill - price_f) * qty_f END), 0) AS spread_capture,
          -sum(fee) AS fees_rebates
-  FROM fills GROUP BY {K}, bucket)
+  FROM fills LEFT JOIN inst USING (venue, symbol) GROUP BY {K}, bucket)
 SELECT {K}, bucket * {b} AS start_ts, make_timestamp(bucket * {b} // 1000) AS time,
        COALESCE(pnl, 0) AS pnl, COALESCE(spread_capture, 0) AS spread_capture,
        COALESCE(inventory, 0) AS inventory, COALESCE(fees_rebates, 0) AS fees_rebates,
@@ -84,7 +98,7 @@ FROM s LEFT JOIN t USING ({K})
 def create_attribution_views(cat: Catalog) -> None:
     if cat.derive(
         "attribution_intervals",
-        ["pnl", "fills"],
+        ["pnl", "fills", "instruments"],
         intervals_sql(),
         "PnL change per 1 s bucket split into spread capture, inventory, fees/rebates, residual",
     ):

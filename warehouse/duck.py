@@ -34,6 +34,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from core.errors import MMError
 from core.lake import LEGACY_RUN_ID, MARKET_TABLES, RUN_ID, RUN_TABLES, table_def
@@ -66,6 +67,24 @@ def parse_run(arg: str | Path | RunDir) -> RunDir:
         return RunDir(name, Path(path))
     p = Path(text)
     return RunDir(p.resolve().name or text, p)
+
+
+def _contract_terms(files: list[Path]) -> str:
+    """The kind / contract_size / settle_currency columns of the instruments view.
+
+    Spec files written before inverse contracts existed have none of them: they are
+    linear, with a contract size of 1 and PnL in the quote currency.
+    """
+    names: set[str] = set()
+    for f in files:
+        names.update(pq.read_schema(f).names)
+    kind = "CAST(kind AS VARCHAR)" if "kind" in names else "NULL::VARCHAR"
+    size = "CAST(contract_size AS VARCHAR)" if "contract_size" in names else "NULL::VARCHAR"
+    settle = "CAST(settle_currency AS VARCHAR)" if "settle_currency" in names else "NULL::VARCHAR"
+    return (
+        f"COALESCE({kind}, 'linear') AS kind, COALESCE({size}, '1') AS contract_size, "
+        f"COALESCE(NULLIF({settle}, ''), CAST(quote_currency AS VARCHAR)) AS settle_currency"
+    )
 
 
 def _lit(value: str | Path) -> str:
@@ -121,7 +140,8 @@ _RUN_NAN: dict[str, tuple[str, ...]] = {
 }
 
 _DESCRIPTIONS = {
-    "instruments": "tick/lot size of every instrument in the lake and the runs (source = run)",
+    "instruments": "tick/lot size, kind (linear/inverse/spot), contract size and PnL "
+    "(settlement) currency of every instrument in the lake and the runs (source = run)",
     "sources": "the sources attached: run name (lake = the lake) and directory",
     "runs": "trading runs per source and instrument: run_id, mode, time span, row counts, "
     "summary (JSON; NULL: still running or crashed)",
@@ -222,20 +242,23 @@ class Catalog:
     def _instruments(self) -> None:
         parts = []
         for name, root in self._sources():
-            if any((root / "instruments").glob("venue=*/symbol=*/spec.parquet")):
+            files = sorted((root / "instruments").glob("venue=*/symbol=*/spec.parquet"))
+            if files:
                 glob = root.resolve() / "instruments" / "venue=*" / "symbol=*" / "spec.parquet"
                 parts.append(
                     f"SELECT {_lit(name)} AS source, venue, symbol, "
                     "CAST(tick_size AS VARCHAR) AS tick_size, CAST(lot_size AS VARCHAR) AS lot_size, "
                     "CAST(tick_size AS DOUBLE) AS tick, CAST(lot_size AS DOUBLE) AS lot, "
-                    "CAST(quote_currency AS VARCHAR) AS quote_currency "
+                    "CAST(quote_currency AS VARCHAR) AS quote_currency, "
+                    f"{_contract_terms(files)} "
                     f"FROM read_parquet({_lit(glob)}, hive_partitioning=true, "
                     "hive_types={'venue': VARCHAR, 'symbol': VARCHAR}, union_by_name=true)"
                 )
         empty = (
             "SELECT NULL::VARCHAR AS source, NULL::VARCHAR AS venue, NULL::VARCHAR AS symbol, "
             "NULL::VARCHAR AS tick_size, NULL::VARCHAR AS lot_size, NULL::DOUBLE AS tick, "
-            "NULL::DOUBLE AS lot, NULL::VARCHAR AS quote_currency WHERE false"
+            "NULL::DOUBLE AS lot, NULL::VARCHAR AS quote_currency, NULL::VARCHAR AS kind, "
+            "NULL::VARCHAR AS contract_size, NULL::VARCHAR AS settle_currency WHERE false"
         )
         self.create_view(
             "instruments", " UNION ALL ".join(parts) or empty, _DESCRIPTIONS["instruments"]
@@ -354,7 +377,8 @@ SELECT k.run, k.run_id, m.mode, k.venue, k.symbol,
        {_time("a.lo")} AS start_time, {_time("a.hi")} AS end_time,
        {_time("m.started_ns")} AS started_at,
        {", ".join(f"COALESCE(a.{t}, 0) AS {t}" for t in RUN_TABLES)},
-       CAST(s.summary->>'net_pnl' AS DOUBLE) AS net_pnl, s.summary, src.path
+       CAST(s.summary->>'net_pnl' AS DOUBLE) AS net_pnl,
+       CAST(s.summary->>'pnl_currency' AS VARCHAR) AS pnl_currency, s.summary, src.path
 FROM k LEFT JOIN a USING ({keys}) LEFT JOIN m USING ({keys}) LEFT JOIN s USING ({keys})
 LEFT JOIN sources src USING (run)
 ORDER BY k.run, COALESCE(a.lo, m.started_ns), k.run_id, k.venue, k.symbol

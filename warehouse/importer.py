@@ -36,7 +36,7 @@ from typing import IO, Any
 
 import orjson
 
-from connectors.binance.loader import BinanceFuturesLoader
+from connectors.binance.loader import BinanceCoinMLoader, BinanceFuturesLoader
 from connectors.bybit.loader import BybitLoader
 from connectors.capture import Loader, split_capture_line
 from connectors.hyperliquid.loader import HyperliquidLoader
@@ -54,6 +54,7 @@ from warehouse.staging import Staging, clean_stale_staging, clean_stale_temp_fil
 FORMATS: dict[str, Callable[..., Loader]] = {
     "bybit": BybitLoader,
     "binance-usdm": BinanceFuturesLoader,
+    "binance-coinm": BinanceCoinMLoader,
     "hyperliquid": HyperliquidLoader,
 }
 SNIFF_LINES = 200

@@ -281,6 +281,24 @@ def _metrics(cat: Catalog, run: str, run_id: str, venue: str, symbol: str) -> di
     return m
 
 
+def _terms(cat: Catalog, venue: str, symbol: str) -> str:
+    """What the instrument's money is in: "PnL in BTC (inverse, 1 contract = 100 USD)"."""
+    if not _has(cat, "instruments"):
+        return "PnL in the quote currency"
+    r = _one(cat, "SELECT kind, contract_size, settle_currency, quote_currency, lot_size "
+             "FROM instruments WHERE venue = $1 AND symbol = $2 ORDER BY source LIMIT 1",
+             [venue, symbol])  # fmt: skip
+    if not r:
+        return "PnL in the quote currency"
+    if r["kind"] == "inverse":
+        return (
+            f"PnL, fees and drawdown in {r['settle_currency']} (inverse: one lot is "
+            f"{r['lot_size']} contract of {r['contract_size']} {r['quote_currency']}; "
+            f"notional in {r['quote_currency']})"
+        )
+    return f"PnL in {r['settle_currency']} ({r['kind']})"
+
+
 def _instruments(cat: Catalog) -> list[tuple[str, str, str, str]]:
     """(run, run_id, venue, symbol) of every run and instrument with rows."""
     parts = [f"SELECT DISTINCT run, run_id, venue, symbol FROM {v}"
@@ -387,6 +405,7 @@ def run_report(run_dir: Path, out: Path | None = None, compare: Path | None = No
             by_inst.setdefault((venue, symbol), []).append(run)
         for (venue, symbol), have in by_inst.items():
             page.add(f"<h2>{html.escape(venue)}:{html.escape(symbol)}</h2>")
+            page.add(f'<p class="meta">{html.escape(_terms(cat, venue, symbol))}</p>')
             metrics = {
                 n: _metrics(cat, n, run_ids[n], venue, symbol) if n in have else {} for n in names
             }

@@ -120,12 +120,27 @@ def write_summary(
 
 
 def merge_summaries(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One summary of a run's instruments: totals, and each instrument's own summary.
+
+    PnL and fees add up only in one currency: a run mixing settlement currencies (a
+    USDT contract and a BTC-margined one) totals them per currency instead.
+    """
     if len(parts) == 1:
         return parts[0]
-    total = {
+    total: dict[str, Any] = {
         k: sum(p.get(k) or 0 for p in parts)
         for k in ("net_pnl", "fees", "fills", "volume", "events")
     }
+    currencies = sorted({str(p["pnl_currency"]) for p in parts if p.get("pnl_currency")})
+    if len(currencies) == 1:
+        total["pnl_currency"] = currencies[0]
+    elif len(currencies) > 1:
+        for k in ("net_pnl", "fees"):
+            total[k] = None
+            total[f"{k}_by_currency"] = {
+                c: sum(p.get(k) or 0 for p in parts if p.get("pnl_currency") == c)
+                for c in currencies
+            }
     return {**total, "instruments": parts}
 
 

@@ -1,7 +1,12 @@
-"""Import of Binance USD-M futures captures: ``<recv ns> <combined-stream json>`` lines.
+"""Import of Binance futures captures: ``<recv ns> <combined-stream json>`` lines.
 
-The REST depth snapshot line carries no symbol; it takes the symbol of the stream
-messages around it (held back until one is seen).
+USD-M (linear, ``binance-usdm``) and COIN-M (inverse, ``binance-coinm``) speak the same
+message shapes; COIN-M symbols name a USD pair (``BTCUSD_PERP``, ``ETHUSD_250328``) and
+its messages add a ``ps`` pair field. Each loader claims only its own symbols, so
+detection tells the two apart.
+
+The REST depth snapshot line may carry no symbol (USD-M's does not); it takes the
+symbol of the stream messages around it (held back until one is seen).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from connectors.rows import Parsed
 from core.errors import MalformedLine
 
 VENUE = "binance-usdm"
+COINM_VENUE = "binance-coinm"
 _HANDLERS = {
     "depthUpdate": codec.depth_update,
     "trade": codec.trade,
@@ -22,9 +28,24 @@ _HANDLERS = {
 }
 
 
+def is_coinm_symbol(symbol: str) -> bool:
+    """COIN-M symbols are a USD pair, optionally ``_PERP`` or ``_YYMMDD`` after it."""
+    return symbol.partition("_")[0].endswith("USD")
+
+
+def _message_symbol(msg: dict) -> str | None:
+    """The symbol a message names (a COIN-M snapshot names its own), or None."""
+    data = msg.get("data") if "stream" in msg else msg
+    if not isinstance(data, dict):
+        return None
+    symbol = data.get("s", data.get("symbol", data.get("ps", data.get("pair"))))
+    return symbol if isinstance(symbol, str) and symbol else None
+
+
 class BinanceFuturesLoader(Loader):
     venue = VENUE
     format_name = "binance-usdm"
+    coin_margined = False
 
     def __init__(self, resolve_spec, symbol: str | None = None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(resolve_spec)
@@ -34,8 +55,11 @@ class BinanceFuturesLoader(Loader):
     def sniff(self, msg: Any) -> bool:
         if not isinstance(msg, dict):
             return False
+        symbol = _message_symbol(msg)
+        if symbol is not None and is_coinm_symbol(symbol) != self.coin_margined:
+            return False
         if "lastUpdateId" in msg and "bids" in msg:
-            return True
+            return symbol is not None or not self.coin_margined
         data = msg.get("data") if "stream" in msg else msg
         return isinstance(data, dict) and data.get("e") in _HANDLERS
 
@@ -45,6 +69,9 @@ class BinanceFuturesLoader(Loader):
         if recv_ns is None:
             raise MalformedLine("capture line has no receive timestamp")
         if "lastUpdateId" in msg:
+            own = msg.get("symbol")
+            if self._symbol is None and isinstance(own, str) and own:
+                self._symbol = own
             if self._symbol is None:
                 self._held.append((msg_no, recv_ns, msg))
                 return []
@@ -80,3 +107,11 @@ class BinanceFuturesLoader(Loader):
             except MalformedLine as exc:
                 out.append((msg_no, exc))
         return out
+
+
+class BinanceCoinMLoader(BinanceFuturesLoader):
+    """Binance COIN-M (inverse) futures: the USD-M shapes, ``binance-coinm`` specs."""
+
+    venue = COINM_VENUE
+    format_name = "binance-coinm"
+    coin_margined = True

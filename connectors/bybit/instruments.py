@@ -18,7 +18,7 @@ from typing import Any
 from connectors.bybit.errors import BybitError
 from connectors.bybit.rest import BybitRest
 from core.errors import MMError
-from core.instruments import InstrumentSpec
+from core.instruments import InstrumentSpec, known_instrument
 from core.log import event, get_logger
 
 log = get_logger(__name__)
@@ -32,6 +32,22 @@ def _dec(value: Any, what: str, symbol: str) -> Decimal:
     except (InvalidOperation, ValueError):
         raise MMError(f"instruments-info {what} {value!r} for {symbol} is not a number") from None
     return d
+
+
+def refuse_inverse(symbols: list[str]) -> None:
+    """Live and paper trading speak Bybit's ``linear`` (and ``spot``) category only.
+
+    Inverse contracts (``BTCUSD``) backtest from recordings; trading them live would need
+    the ``inverse`` category's endpoints, batch limits and coin-margined account checks,
+    so a known inverse symbol is refused before anything connects.
+    """
+    inverse = [s for s in symbols if (k := known_instrument(VENUE, s)) is not None and k.is_inverse]
+    if inverse:
+        raise MMError(
+            f"{', '.join(inverse)} on bybit: inverse (coin-margined) contracts cannot be "
+            "traded live or on paper yet",
+            "backtest them from a recording (mm import / mm backtest), or trade a USDT contract",
+        )
 
 
 def spec_from_info(item: dict[str, Any], category: str = "linear") -> InstrumentSpec:

@@ -53,7 +53,7 @@ model, where the reference's mixed int/float arithmetic could no longer be repro
 from __future__ import annotations
 
 from collections import namedtuple
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 from fractions import Fraction
 from math import ceil
 
@@ -68,6 +68,7 @@ from core.events import EVENT_DTYPE, Fill, OrderStatus, OrderUpdate
 from core.instruments import InstrumentSpec
 from core.kernel_records import ACTION_DTYPE, RESPONSE_DTYPE, clear_reason
 from core.l2book_kernel import KBook, best_ask, best_bid, next_level, qty_at
+from core.money import min_notional_units
 from core.nb import (
     ERR_CAPACITY,
     ERR_OVERFLOW,
@@ -144,6 +145,7 @@ SIM_REC = np.dtype(
         ("queue_model", np.int64),
         ("queue_power", np.float64),
         ("min_units", np.int64),
+        ("inverse", np.bool_),  # inverse contract: notional and fees on qty (USD contracts)
         ("sig", np.bool_),  # the spec has a significant-figures price rule
         # MdClock
         ("last_latency", np.int64),
@@ -313,8 +315,8 @@ def new_sim(spec: InstrumentSpec, config: SimConfig) -> SimState:
     r["last_latency"] = ms_to_ns(config.md_latency_ms)
     r["queue_model"] = QUEUE_MODEL_IDS.get(config.queue_model, Q_RISK_AVERSE)
     r["queue_power"] = float(config.queue_power)
-    units = spec.min_notional / (spec.tick_size * spec.lot_size)
-    min_units = int(units.to_integral_value(rounding=ROUND_CEILING))
+    min_units = min_notional_units(spec)
+    r["inverse"] = spec.is_inverse
     if min_units > INT64_MAX:
         raise MMError(
             f"min notional {spec.min_notional} of {spec.id} is {min_units} notional units, "
@@ -512,7 +514,10 @@ def sim_valid_price(sim: SimState, price: int) -> bool:
 
 @njit(cache=True, inline="always", _nrt=False)
 def _below_min(sim: SimState, price: int, qty: int) -> bool:
-    """``price * qty < min_units`` for positive price and qty (a product beyond int64 is not)."""
+    """``price * qty < min_units`` for positive price and qty (a product beyond int64 is not);
+    inverse: ``qty < min_units`` (``core.money.notional_units``)."""
+    if sim.rec[0].inverse:
+        return qty < sim.rec[0].min_units
     if mul_overflows(price, qty):
         return False
     return price * qty < sim.rec[0].min_units
@@ -724,7 +729,12 @@ def _fill(sim: SimState, k: int, qty: int, price: int, maker: bool) -> None:
     o.filled += qty
     rate = r.maker_rate if maker else r.taker_rate
     fee = 0
-    if mul_overflows(price, qty):
+    if r.inverse:  # core.money.inverse_fee_units: lots x rate
+        if mul_overflows(qty, rate):
+            _set_err(sim, OVF_INT)
+        else:
+            fee = qty * rate
+    elif mul_overflows(price, qty):
         _set_err(sim, OVF_INT)
     else:
         pq = price * qty

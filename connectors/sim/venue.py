@@ -51,7 +51,6 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import replace
-from decimal import ROUND_CEILING
 
 from connectors.sim.config import SimConfig
 from connectors.sim.latency import MdClock, ms_to_ns
@@ -61,7 +60,7 @@ from connectors.sim.view import TopView
 from core.events import Fill, Kind, OrderStatus, OrderUpdate
 from core.instruments import InstrumentSpec
 from core.l2book import ASK, BID, L2Book
-from core.money import fee_units
+from core.money import fill_fee_units, min_notional_units, notional_units
 from core.orders import ActionType, OrderAction
 from core.walk import Message
 
@@ -97,8 +96,8 @@ class SimVenue:
         self._clock = MdClock(config.md_latency, config.md_latency_ms)
         self._queue = queue_model_for(config)
         self._view = TopView()
-        units = spec.min_notional / (spec.tick_size * spec.lot_size)
-        self._min_units = int(units.to_integral_value(rounding=ROUND_CEILING))
+        self._inverse = spec.is_inverse  # fees and minimum notional on USD contracts
+        self._min_units = min_notional_units(spec)
         self._valid_prices: dict[int, bool] = {}
         self._pending: deque[tuple[int, OrderAction]] = deque()  # (arrival, action)
         self._out: deque[tuple[int, Response]] = deque()  # (visible at, response)
@@ -219,7 +218,7 @@ class SimVenue:
             why = R_QTY
         elif not self._valid_price(a.price):
             why = R_PRICE
-        elif a.price * a.qty < self._min_units:
+        elif notional_units(self._inverse, a.price, a.qty) < self._min_units:
             why = R_NOTIONAL
         elif a.reduce_only and a.side * self.position >= 0:
             why = R_REDUCE
@@ -279,7 +278,7 @@ class SimVenue:
         why = ""
         if price != o.price and not self._valid_price(price):
             why = R_PRICE
-        elif price * qty < self._min_units:
+        elif notional_units(self._inverse, price, qty) < self._min_units:
             why = R_NOTIONAL
         elif price != o.price and self._crosses(o.side, price, book):
             why = R_CROSS
@@ -570,7 +569,7 @@ class SimVenue:
         ts = self._now
         vis = ts + self._resp_lat
         o.filled += qty
-        fee = fee_units(price, qty, self._maker if maker else self._taker)
+        fee = fill_fee_units(self._inverse, price, qty, self._maker if maker else self._taker)
         self._exec_no += 1
         self._out.append(
             (

@@ -21,7 +21,12 @@ from core.reasons import R, StringTable, reason_fields, record_reason
 from operators.book.sync import BookStats, SyncState
 
 RULE_BASE, RULE_BYBIT, RULE_BINANCE, RULE_SNAPSHOT_ONLY = 0, 1, 2, 3
-VENUE_RULES = {"bybit": RULE_BYBIT, "binance-usdm": RULE_BINANCE, "hyperliquid": RULE_SNAPSHOT_ONLY}
+VENUE_RULES = {
+    "bybit": RULE_BYBIT,
+    "binance-usdm": RULE_BINANCE,
+    "binance-coinm": RULE_BINANCE,  # COIN-M diffs chain like USD-M's (U / u / pu)
+    "hyperliquid": RULE_SNAPSHOT_ONLY,
+}
 BUFFER = 5_000  # Binance diffs kept while waiting for a snapshot (the reference's maxlen)
 
 SYNC_REC = np.dtype(

@@ -204,6 +204,7 @@ class SnapshotOnlySync(BookSync):
 SYNC_RULES: dict[str, type[BookSync]] = {
     "bybit": BybitSync,
     "binance-usdm": BinanceFuturesSync,
+    "binance-coinm": BinanceFuturesSync,  # COIN-M diffs chain like USD-M's (U / u / pu)
     "hyperliquid": SnapshotOnlySync,
 }
 

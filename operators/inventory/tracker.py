@@ -9,6 +9,9 @@ Everything is integer arithmetic on ticks and lots:
     unreal.   = position x mid - side x basis          half notional units (mid in half ticks)
     total     = cash + position x mid - fees           (= realized + unrealized - fees)
 
+Inverse (coin-margined) contracts keep their PnL in the coin: :mod:`operators.inventory.inverse`
+(:func:`inventory_for` picks the class from the spec).
+
 Closed quantity is matched first in, first out: every number stays an integer that
 fits int64, so the compiled loop keeps it exactly. (Average-cost accounting keeps a
 rational average entry whose denominator grows with every add after a partial close;
@@ -28,6 +31,7 @@ from fractions import Fraction
 from core.instruments import InstrumentSpec
 from core.money import FEE_SCALE
 from core.timeutil import NS_PER_S
+from operators.inventory.inverse import InverseInventory
 
 MARKOUT_HORIZONS_S = (1, 5, 30, 60)
 
@@ -124,6 +128,10 @@ class Inventory:
     def fees_quote(self) -> Decimal:
         return Decimal(self.fees) * self._unit / FEE_SCALE
 
+    def volume_usd(self) -> Decimal:
+        """Quote-currency notional traded."""
+        return self.to_quote(self.volume)
+
     def unrealized_bps(self, mid_x2: int) -> float | None:
         """PnL of the open lots relative to their cost, in bps (None when flat)."""
         if self.position == 0 or self.basis == 0:
@@ -131,6 +139,11 @@ class Inventory:
         direction = 1 if self.position > 0 else -1
         num = direction * (mid_x2 * abs(self.position) - 2 * self.basis)
         return float(num) / float(2 * self.basis) * 1e4
+
+
+def inventory_for(spec: InstrumentSpec) -> Inventory | InverseInventory:
+    """The reference inventory for ``spec``: linear/spot in the quote, inverse in the coin."""
+    return InverseInventory(spec) if spec.is_inverse else Inventory(spec)
 
 
 @dataclass(slots=True)

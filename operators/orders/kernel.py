@@ -100,6 +100,8 @@ OM_REC = np.dtype(
         ("max_age_ns", np.int64),  # int(max_order_age_s x NS_PER_S), as the reference
         ("tick", np.float64),
         ("lot", np.float64),
+        ("inverse", np.bool_),  # order notional = qty x lot_usd (USD contracts)
+        ("lot_usd", np.float64),
         ("next_id", np.int64),
         ("n", np.int64),  # orders in the table
         ("placed", np.int64),
@@ -155,6 +157,8 @@ def new_order_manager(
     r["max_age_ns"] = int(quote.max_order_age_s * NS_PER_S)
     r["tick"] = float(spec.tick_size)
     r["lot"] = float(spec.lot_size)
+    r["inverse"] = spec.is_inverse
+    r["lot_usd"] = float(spec.lot_size * spec.contract_size)
     return _alloc(
         rec, new_bucket(params.rate_limit_per_s, params.rate_burst), capacity, desired_capacity
     )
@@ -378,7 +382,7 @@ def _pretrade(
 ) -> bool:
     """``_pretrade``: True (and the reason in ``rej``'s x_ fields) if refused."""
     r = om.rec[0]
-    notional = price * r.tick * qty * r.lot
+    notional = qty * r.lot_usd if r.inverse else price * r.tick * qty * r.lot
     if notional > r.max_order_usd:
         _set_x_reason(rej, R.OM_PRETRADE_NOTIONAL, 0, 0, notional, r.max_order_usd)
         return True

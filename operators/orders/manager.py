@@ -98,6 +98,8 @@ class OrderManager:
         self._next_id = 0
         self._tick = float(spec.tick_size)
         self._lot = float(spec.lot_size)
+        self._inverse = spec.is_inverse  # an inverse lot is lot x contract size USD
+        self._lot_usd = float(spec.lot_size * spec.contract_size)
         self.stats = {
             "placed": 0,
             "amended": 0,
@@ -249,7 +251,10 @@ class OrderManager:
         return actions, rejected
 
     def _pretrade(self, a: OrderAction, mid_ticks: float, open_count: int) -> str:
-        notional = a.price * self._tick * a.qty * self._lot
+        if self._inverse:
+            notional = a.qty * self._lot_usd
+        else:
+            notional = a.price * self._tick * a.qty * self._lot
         if notional > self.p.max_order_usd:
             return f"order notional {notional:.2f} > max_order_usd {self.p.max_order_usd}"
         if a.type == ActionType.PLACE and open_count >= self.p.max_open_orders:

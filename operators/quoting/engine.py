@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass, field
 
 from core.instruments import ASK, BID, InstrumentSpec
+from core.money import min_notional_units, notional_units
 from core.params import StrategyParams
 
 
@@ -76,25 +77,42 @@ class QuoteEngine:
         self.params = params
         self._tick = float(spec.tick_size)
         self._lot = float(spec.lot_size)
-        # minimum notional in notional units (ticks x lots), rounded up
-        units = spec.min_notional / (spec.tick_size * spec.lot_size)
-        self._min_units = int(units) if units == int(units) else int(units) + 1
+        # inverse: a lot is lot x contract size USD at any price; the minimum notional is
+        # then in lots (core.money.notional_units)
+        self._inverse = spec.is_inverse
+        self._lot_usd = float(spec.lot_size * spec.contract_size)
+        # minimum notional in notional units (ticks x lots; inverse: lots), rounded up
+        self._min_units = min_notional_units(spec)
+
+    def lot_value_usd(self, price: float) -> float:
+        """USD value of one lot at ``price`` (quote currency): ``price x lot``, or the
+        contract value of an inverse lot (independent of the price)."""
+        return self._lot_usd if self._inverse else price * self._lot
+
+    def _below_min(self, price_ticks: int, lots: int) -> bool:
+        return notional_units(self._inverse, price_ticks, lots) < self._min_units
+
+    def _min_lots(self, price_ticks: int) -> int:
+        """The fewest lots that reach the venue minimum notional at ``price_ticks``."""
+        if self._inverse:
+            return self._min_units
+        return -(-self._min_units // price_ticks)  # ceil
 
     # -- sizing --------------------------------------------------------------------------
     def max_position_lots(self, mid_ticks: float, multiplier: float = 1.0) -> int:
         """Position limit in lots: the tighter of the USD and unit limits, scaled by regime."""
         risk = self.params.risk
         price = mid_ticks * self._tick
-        lots = risk.max_position_usd * multiplier / (price * self._lot) if price > 0 else 0.0
+        lots = risk.max_position_usd * multiplier / self.lot_value_usd(price) if price > 0 else 0.0
         if risk.max_position_units is not None:
             lots = min(lots, risk.max_position_units * multiplier / self._lot)
         return max(0, math.floor(lots + 1e-9))
 
     def order_lots(self, price_ticks: int, usd: float) -> int:
         price = price_ticks * self._tick
-        lots = math.floor(usd / (price * self._lot) + 1e-9) if price > 0 else 0
-        if price_ticks * lots < self._min_units:
-            lots = -(-self._min_units // price_ticks)  # ceil: the venue minimum notional
+        lots = math.floor(usd / self.lot_value_usd(price) + 1e-9) if price > 0 else 0
+        if self._below_min(price_ticks, lots):
+            lots = self._min_lots(price_ticks)  # the venue minimum notional
         return lots
 
     # -- quoting -------------------------------------------------------------------------
@@ -134,7 +152,7 @@ class QuoteEngine:
         target = 0
         if q.inventory_target_pct:
             target = math.floor(
-                q.inventory_target_pct * q.capital_usd / (mid * self._tick * self._lot)
+                q.inventory_target_pct * q.capital_usd / self.lot_value_usd(mid * self._tick)
             )
         share = 0.0
         if max_pos > 0:
@@ -205,7 +223,7 @@ class QuoteEngine:
             lots = self.order_lots(px, usd)
             if lots > room:  # shrink to the room left, if the venue minimum still allows it
                 lots = room
-                if lots <= 0 or px * lots < self._min_units:
+                if lots <= 0 or self._below_min(px, lots):
                     break
             out.append(QuoteLevel(side, i, px, lots))
             room -= lots

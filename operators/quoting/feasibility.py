@@ -20,6 +20,9 @@ notional and every mid in [lo, hi]:
 * a quote is at least half spread x (1 - skew factor - 2 bias strength) from mid (no
   skew while flat, without a target inventory).
 
+An inverse lot (contracts of a USD contract size) is worth lot x contract size USD at
+any price: the checks run with that lot value at a constant price of 1 and no band.
+
 The warning shows the figures at the prices of the data (without the band's margin),
 which is what a parameter must reach in practice; the checks keep the margin.
 """
@@ -105,10 +108,13 @@ def never_quote_blockers(
     mult = max(r.position_multiplier for r in regimes) if q.use_regimes else 1.0
     levels = max(r.levels for r in regimes) if q.use_regimes else q.levels
     band = orders.price_band_bps / 1e4
-    lot = float(spec.lot_size)
+    lot = size_lot = float(spec.lot_size)  # a lot's value at price 1, and its size
     n_min = float(spec.min_notional)
     ccy = spec.quote_currency
     lo, hi = prices if prices is not None and min(prices) > 0 else (0.0, 0.0)
+    if spec.is_inverse:  # a lot's USD value does not move with the price
+        lot = float(spec.lot_size * spec.contract_size)
+        lo, hi, band = 1.0, 1.0, 0.0
     priced = lo > 0
     # an admitted order's price range, and the smallest order the engine sends in it
     q_lo, q_hi = lo * (1 - band), hi * (1 + band)
@@ -131,9 +137,9 @@ def never_quote_blockers(
                            "every order fails the pre-trade check"))  # fmt: skip
     units = risk.max_position_units
     if flat and units is not None:
-        k = math.floor(units * mult / lot + 1e-9)
+        k = math.floor(units * mult / size_lot + 1e-9)
         if k == 0 or (priced and k * lot * q_hi < n_min):
-            size = _span(c_lo * lot, c_hi * lot, spec.symbol)
+            size = _span(c_lo * size_lot, c_hi * size_lot, spec.symbol)
             minimum = f"the smallest order, {_lots(c_lo, c_hi)} = {size}"
             out.append(Blocker("risk.max_position_units", units, minimum,
                                "the position limit holds no order"))  # fmt: skip
@@ -174,4 +180,7 @@ def never_quote_warning(
         return None
     line = f"{spec.id} can never quote: " + "; ".join(b.describe() for b in blockers)
     hint = "raise it" if len(blockers) == 1 else "raise them"
-    return f"{line} ({hint}; one lot is {spec.lot_size} {spec.symbol})"
+    lot = f"{spec.lot_size} {spec.symbol}"
+    if spec.is_inverse:
+        lot = f"{spec.lot_size} contract of {spec.contract_size} {spec.quote_currency}"
+    return f"{line} ({hint}; one lot is {lot})"

@@ -27,6 +27,7 @@ from numba import njit
 
 from core.errors import MMError
 from core.instruments import ASK, BID, InstrumentSpec
+from core.money import min_notional_units
 from core.nb import ERR_CAPACITY, ERR_OVERFLOW, mul_overflows, py_max, py_min
 from core.params import StrategyParams
 from operators.quoting.engine import MarketView, QuoteLevel, QuoteSet
@@ -35,6 +36,8 @@ QE_REC = np.dtype(
     [
         ("tick", np.float64),
         ("lot", np.float64),
+        ("inverse", np.bool_),  # a lot is lot_usd USD at any price; min_units in lots
+        ("lot_usd", np.float64),
         ("min_units", np.int64),
         ("has_sig", np.bool_),  # significant-figure venue
         ("n_thr", np.int64),
@@ -130,8 +133,9 @@ def new_quote_engine(spec: InstrumentSpec, params: StrategyParams) -> KQuote:
     r = rec[0]
     r["tick"] = float(spec.tick_size)
     r["lot"] = float(spec.lot_size)
-    units = spec.min_notional / (spec.tick_size * spec.lot_size)
-    r["min_units"] = int(units) if units == int(units) else int(units) + 1
+    r["inverse"] = spec.is_inverse
+    r["lot_usd"] = float(spec.lot_size * spec.contract_size)
+    r["min_units"] = min_notional_units(spec)
     q, risk = params.quote, params.risk
     for name in (
         "base_spread_bps",
@@ -198,11 +202,26 @@ def _floor_checked(qe: KQuote, x: float) -> int:
 
 
 @njit(cache=True, _nrt=False)
+def qe_lot_value_usd(qe: KQuote, price: float) -> float:
+    """``QuoteEngine.lot_value_usd``: ``price x lot``, or an inverse lot's contract value."""
+    r = qe.rec[0]
+    return r.lot_usd if r.inverse else price * r.lot
+
+
+@njit(cache=True, _nrt=False)
+def _qe_below_min(qe: KQuote, price_ticks: int, lots: int) -> bool:
+    r = qe.rec[0]
+    if r.inverse:
+        return lots < r.min_units
+    return price_ticks * lots < r.min_units
+
+
+@njit(cache=True, _nrt=False)
 def qe_max_position_lots(qe: KQuote, mid_ticks: float, multiplier: float) -> int:
     """Position limit in lots: the tighter of the USD and unit limits, scaled by regime."""
     r = qe.rec[0]
     price = mid_ticks * r.tick
-    lots = r.max_position_usd * multiplier / (price * r.lot) if price > 0 else 0.0
+    lots = r.max_position_usd * multiplier / qe_lot_value_usd(qe, price) if price > 0 else 0.0
     if r.has_max_position_units:
         lots = py_min(lots, r.max_position_units * multiplier / r.lot)
     v = _floor_checked(qe, lots + 1e-9)
@@ -213,7 +232,9 @@ def qe_max_position_lots(qe: KQuote, mid_ticks: float, multiplier: float) -> int
 def qe_order_lots(qe: KQuote, price_ticks: int, usd: float) -> int:
     r = qe.rec[0]
     price = price_ticks * r.tick
-    lots = _floor_checked(qe, usd / (price * r.lot) + 1e-9) if price > 0 else 0
+    lots = _floor_checked(qe, usd / qe_lot_value_usd(qe, price) + 1e-9) if price > 0 else 0
+    if r.inverse:
+        return lots if lots >= r.min_units else r.min_units  # the venue minimum notional
     if mul_overflows(price_ticks, lots):
         r.err = ERR_OVERFLOW
         return 0
@@ -271,7 +292,7 @@ def _side(
         lots = qe_order_lots(qe, px, usd)
         if lots > room:  # shrink to the room left, if the venue minimum still allows it
             lots = room
-            if lots <= 0 or px * lots < r.min_units:
+            if lots <= 0 or _qe_below_min(qe, px, lots):
                 break
         j = start + n
         if j >= out.shape[0]:
@@ -333,7 +354,9 @@ def qe_quote(
     max_pos = qe_max_position_lots(qe, mid, multiplier)
     target = 0
     if r.inventory_target_pct != 0:
-        target = _floor_checked(qe, r.inventory_target_pct * r.capital_usd / (mid * r.tick * r.lot))
+        target = _floor_checked(
+            qe, r.inventory_target_pct * r.capital_usd / qe_lot_value_usd(qe, mid * r.tick)
+        )
     share = 0.0
     if max_pos > 0:
         share = py_max(-1.0, py_min(1.0, (position - target) / max_pos))
