@@ -410,7 +410,9 @@ def _notes(report: ImportReport, csv_loaders: list[CsvLoader]) -> list[str]:
     bare = [Path(f.file).name for f in report.files if f.no_recv_time and f.format in FORMATS]
     if bare:
         notes.append(
-            f"{', '.join(bare)}: {NO_RECV_NOTE}" if len(bare) <= 3 else f"{len(bare)} files: {NO_RECV_NOTE}"
+            f"{', '.join(bare)}: {NO_RECV_NOTE}"
+            if len(bare) <= 3
+            else f"{len(bare)} files: {NO_RECV_NOTE}"
         )
     return notes
 

@@ -62,7 +62,13 @@ class BookAssembler:
         self._pending: dict[str, _Pending] = {}
 
     def add(
-        self, line_no: int, symbol: str, recv: int, exch: int, snapshot: bool, level: tuple[int, int, int]
+        self,
+        line_no: int,
+        symbol: str,
+        recv: int,
+        exch: int,
+        snapshot: bool,
+        level: tuple[int, int, int],
     ) -> _Pending | None:
         """Add one row; returns the message it completed (of ``symbol``), if any."""
         done = None

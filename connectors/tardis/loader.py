@@ -37,6 +37,7 @@ class TardisLoader(CsvLoader):
         self._book: BookAssembler | None = None
         self._snap_seq: dict[tuple[str, str], int] = {}  # book_snapshot_25: last seq per file
         self._book_kind: dict[tuple[str, str], str] = {}  # instrument -> its book data type
+        self._claimed: set[str] = set()  # symbols whose book type this file has checked
         self.kinds: set[str] = set()
         self._unanchored = 0
         self._one_sided = 0
@@ -53,6 +54,7 @@ class TardisLoader(CsvLoader):
         self._last_recv = -1
         self._book = None
         self._snap_seq = {}
+        self._claimed = set()
 
     def _check(self, line_no: int, fields: list[str]) -> tuple[str, int, int]:
         """(symbol, recv ns, exch ns) of a row; file-level faults raise DataFormatError."""
@@ -107,9 +109,7 @@ class TardisLoader(CsvLoader):
             return self._quote(line_no, symbol, recv, exch, fields)
         return [(self._venue, self._snapshot25(line_no, symbol, recv, exch, fields))]
 
-    def _book_row(
-        self, line_no: int, symbol: str, recv: int, exch: int, f: list[str]
-    ) -> Output:
+    def _book_row(self, line_no: int, symbol: str, recv: int, exch: int, f: list[str]) -> Output:
         c = self._col
         spec = self.spec(self._venue, symbol)
         snapshot = _SNAPSHOT.get(f[c["is_snapshot"]])
@@ -120,8 +120,9 @@ class TardisLoader(CsvLoader):
             raise MalformedLine(f"book side {f[c['side']]!r} is not bid/ask")
         price = parse_units(spec.price_parser, f[c["price"]], "price")
         qty = parse_units(spec.size_parser, f[c["amount"]], "amount")
-        if (self._venue, symbol) not in self._book_kind:
+        if symbol not in self._claimed:
             self._claim_book(symbol)
+            self._claimed.add(symbol)
         assert self._book is not None
         done = self._book.add(line_no, symbol, recv, exch, snapshot, (side, price, qty))
         if done is None:
@@ -139,7 +140,9 @@ class TardisLoader(CsvLoader):
         price = parse_units(spec.price_parser, price_text, "price")
         qty = parse_units(spec.size_parser, amount_text, "amount")
         trade_id = f[c["id"]] or f"tardis:{exch}:{recv}:{side}:{price_text}:{amount_text}"
-        return Parsed(symbol, [], [(recv, exch, line_no << ROW_BITS, trade_id, price, qty, side)], [])
+        return Parsed(
+            symbol, [], [(recv, exch, line_no << ROW_BITS, trade_id, price, qty, side)], []
+        )
 
     def _quote(self, line_no: int, symbol: str, recv: int, exch: int, f: list[str]) -> Output:
         c = self._col

@@ -15,7 +15,12 @@ KINDS: dict[str, tuple[str, ...]] = {
     "quotes": (*COMMON, "ask_amount", "ask_price", "bid_price", "bid_amount"),
     "book_snapshot_25": (
         *COMMON,
-        *(f"{s}[{i}].{f}" for i in range(25) for s in ("asks", "bids") for f in ("price", "amount")),
+        *(
+            f"{s}[{i}].{f}"
+            for i in range(25)
+            for s in ("asks", "bids")
+            for f in ("price", "amount")
+        ),
     ),
 }
 # columns that tell the types apart (the common ones do not)
