@@ -1,4 +1,9 @@
-"""``mm import``: a venue recording -> normalised lake tables, streamed in bounded memory.
+"""``mm import``: venue recordings -> normalised lake tables, streamed in bounded memory.
+
+A file is either a capture (one JSON message per line, a ``connectors.capture.Loader``
+per venue) or a CSV file (a header, then rows: ``connectors.csv_loader.CsvLoader``,
+tardis.dev and Bybit trade history); both give the same row tuples. Any number of files
+is one import: one staging, one commit, so the whole set lands or none of it.
 
 Three phases, all in a private staging directory of the lake (``warehouse.staging``):
 
