@@ -10,6 +10,7 @@ at a time, so state that spans files (a book's sequence chain) carries across th
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
 from connectors.capture import I64_MAX, SpecResolver
@@ -18,6 +19,7 @@ from core.errors import MalformedLine
 from core.instruments import InstrumentSpec
 
 Output = list[tuple[str, Parsed]]  # (venue, rows of one message)
+RowReader = Callable[[int, list[str]], Output]  # (line number, fields) -> completed messages
 
 NS_PER_US = 1_000
 NS_PER_S = 1_000_000_000
@@ -45,8 +47,9 @@ class CsvLoader(ABC):
         """True if ``header`` (the first line's fields) is this format's."""
 
     @abstractmethod
-    def start_file(self, name: str, header: list[str]) -> None:
-        """A new file begins; raises DataFormatError if its header cannot be read."""
+    def start_file(self, name: str, header: list[str]) -> RowReader:
+        """A new file begins: the function that reads its rows (``row`` or a faster one
+        for this header); raises DataFormatError if the header cannot be read."""
 
     @abstractmethod
     def row(self, line_no: int, fields: list[str]) -> Output:

@@ -541,7 +541,7 @@ def _parse_csv(
             add("book_deltas", venue, symbol, book)
         report.messages += 1
 
-    started = False
+    row = None
     try:
         for line_no, line in enumerate(_lines(stream, path), start=1):
             report.lines = line_no
@@ -550,13 +550,12 @@ def _parse_csv(
             text = line.decode("utf-8", "replace").strip()
             if not text:
                 continue
-            if not started:
-                loader.start_file(path.name, _csv_header(line))
-                started = True
+            if row is None:
+                row = loader.start_file(path.name, _csv_header(line))
                 report.ignored += 1  # the header
                 continue
             try:
-                out = loader.row(line_no, text.split(","))
+                out = row(line_no, text.split(","))
             except MalformedLine as exc:
                 _bad(report, line_no, exc.reason)
                 continue
@@ -564,7 +563,7 @@ def _parse_csv(
                 take(venue, parsed)
     finally:
         raw.close()
-    if not started:
+    if row is None:
         raise DataFormatError(f"{path} is empty", "check the file")
     for line_no, venue, item in loader.end_file():
         if isinstance(item, MalformedLine):

@@ -10,7 +10,7 @@ them should set a constant feed latency (``sim.md_latency_ms``, ``mm backtest
 from __future__ import annotations
 
 from connectors.capture import NO_RECV_NOTE
-from connectors.csv_loader import CsvLoader, Output, parse_units, seconds_to_ns
+from connectors.csv_loader import CsvLoader, Output, RowReader, parse_units, seconds_to_ns
 from connectors.rows import ROW_BITS, Parsed
 from core.errors import DataFormatError, MalformedLine
 from core.events import BUY, SELL
@@ -33,7 +33,7 @@ class BybitTradesLoader(CsvLoader):
     def sniff(header: list[str]) -> bool:
         return header[:5] == ["timestamp", "symbol", "side", "size", "price"]
 
-    def start_file(self, name: str, header: list[str]) -> None:
+    def start_file(self, name: str, header: list[str]) -> RowReader:
         missing = [c for c in COLUMNS if c not in header]
         if missing:
             raise DataFormatError(
@@ -42,6 +42,7 @@ class BybitTradesLoader(CsvLoader):
             )
         self._name = name
         self._col = {c: header.index(c) for c in COLUMNS}
+        return self.row
 
     def row(self, line_no: int, fields: list[str]) -> Output:
         c = self._col
