@@ -9,7 +9,7 @@ them should set a constant feed latency (``sim.md_latency_ms``, ``mm backtest
 
 from __future__ import annotations
 
-from connectors.capture import NO_RECV_NOTE
+from connectors.capture import NO_RECV_NOTE, SpecResolver
 from connectors.csv_loader import CsvLoader, Output, RowReader, parse_units, seconds_to_ns
 from connectors.rows import ROW_BITS, Parsed
 from core.errors import DataFormatError, MalformedLine
@@ -24,7 +24,7 @@ class BybitTradesLoader(CsvLoader):
     format_name = "bybit-trades"
     has_recv_time = False
 
-    def __init__(self, resolve_spec) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, resolve_spec: SpecResolver) -> None:
         super().__init__(resolve_spec)
         self._col: dict[str, int] = {}
         self._name = ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from connectors.capture import SpecResolver
 from connectors.csv_loader import CsvLoader, Output, RowReader, parse_units, us_to_ns
 from connectors.rows import ROW_BITS, Parsed, book_rows
 from connectors.tardis.book import BookAssembler
@@ -28,7 +29,7 @@ BOOK_KINDS = ("incremental_book_L2", "book_snapshot_25")
 class TardisLoader(CsvLoader):
     format_name = "tardis"
 
-    def __init__(self, resolve_spec) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, resolve_spec: SpecResolver) -> None:
         super().__init__(resolve_spec)
         self._name = ""
         self.kind = ""
