@@ -84,3 +84,73 @@ def convert_binance(capture: Path, out_dir: Path, gz: bool = False) -> dict[str,
         path.write_bytes(gzip.compress(data, 1) if gz else data)
         paths[name] = path
     return paths
+
+
+def _write(path: Path, rows: list[str]) -> Path:
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def convert_bybit(download: Path, out_dir: Path) -> Path:
+    """A Bybit order-book download -> ``incremental_book_L2`` (exchange ``bybit``).
+
+    The download has no receive time: ``local_timestamp`` is the message's ``ts``.
+    A ``snapshot`` message's levels are ``is_snapshot=true`` rows, a ``delta``'s are
+    ``false`` rows (size 0 deletes, as in tardis)."""
+    book = [BOOK_HEADER]
+    with gzip.open(download, "rb") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            msg = json.loads(line)
+            d = msg["data"]
+            us = int(msg["ts"]) * 1000
+            snap = msg["type"] == "snapshot"
+            book += [r.replace(EXCHANGE, "bybit") for r in _rows(us, us, snap, d, "b", "a")]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return _write(out_dir / "bybit_incremental_book_L2.csv", book)
+
+
+def convert_hyperliquid(capture: Path, out_dir: Path) -> tuple[Path, Path]:
+    """A Hyperliquid capture -> ``incremental_book_L2`` and ``trades`` (``hyperliquid``).
+
+    Hyperliquid sends whole books; tardis publishes the first as a snapshot and then
+    each book's changes from the one before (a level gone: amount 0)."""
+    book, trades = [BOOK_HEADER], [TRADES_HEADER]
+    prev: dict[tuple[str, str], str] | None = None
+    with gzip.open(capture, "rb") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            head, _, rest = line.partition(b" ")
+            local_us = int(head) // 1000
+            msg = json.loads(rest)
+            d = msg["data"]
+            if msg["channel"] == "trades":
+                for t in d:
+                    side = "buy" if t["side"] == "B" else "sell"
+                    trades.append(
+                        f"hyperliquid,{t['coin']},{t['time'] * 1000},{local_us},{t['tid']},"
+                        f"{side},{t['px']},{t['sz']}"
+                    )
+                continue
+            exch_us = int(d["time"]) * 1000
+            bids, asks = d["levels"]
+            now = {("bid", lv["px"]): lv["sz"] for lv in bids}
+            now.update({("ask", lv["px"]): lv["sz"] for lv in asks})
+            pre = f"hyperliquid,{d['coin']},{exch_us},{local_us}"
+            if prev is None:
+                book += [f"{pre},true,{s},{px},{sz}" for (s, px), sz in now.items()]
+            else:
+                book += [
+                    f"{pre},false,{s},{px},{sz}"
+                    for (s, px), sz in now.items()
+                    if prev.get((s, px)) != sz
+                ]
+                book += [f"{pre},false,{s},{px},0" for (s, px) in prev if (s, px) not in now]
+            prev = now
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return (
+        _write(out_dir / "hyperliquid_incremental_book_L2.csv", book),
+        _write(out_dir / "hyperliquid_trades.csv", trades),
+    )
