@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cli.main import app, emit_json, guarded
 from core.errors import MMError
+
+if TYPE_CHECKING:
+    from core.params import StrategyParams
 
 RUN_MARKERS = ("run.json", "summary.json", "runs", "fills", "orders", "quotes", "pnl")
 
@@ -91,6 +95,7 @@ def run_backtest(
     bootstrap: str | None = None,
     warn: Callable[[str], None] | None = None,
     engine: str | None = None,
+    feed_latency_ms: float | None = None,
 ) -> dict[str, Any]:
     """Run one backtest into ``out``; ``warn`` gets a line if the parameters can never
     quote (default: stderr). Bad input fails before ``out`` is touched, and a failed run
@@ -115,6 +120,8 @@ def run_backtest(
     start_ns, end_ns = parse_time(start), parse_time(end)
     check_range(start_ns, end_ns)
     params = load_params_file(params_file) if params_file else load_settings().params_for(symbol)
+    if feed_latency_ms is not None:
+        params = with_feed_latency(params, feed_latency_ms)
     inst = instrument_id(venue, symbol)
     if source == "parquet":
         warning = preflight(lake, inst, params, start_ns, end_ns)
@@ -154,6 +161,18 @@ def run_backtest(
         raise
 
 
+def with_feed_latency(params: StrategyParams, ms: float) -> StrategyParams:
+    """``params`` with a constant market-data latency of ``ms``: each recorded message
+    happened at the venue ``ms`` before the trader sees it. For data without a receive
+    time (Bybit history, whose recv_ts is the exchange time) this is the feed latency."""
+    from core.params import SimParams
+
+    if not math.isfinite(ms) or ms < 0:
+        raise MMError(f"--feed-latency-ms {ms} must be a number >= 0")
+    sim = SimParams(**{**params.sim.model_dump(), "md_latency": "constant", "md_latency_ms": ms})
+    return params.model_copy(update={"sim": sim})
+
+
 def _warn_stderr(message: str) -> None:
     print(f"mm backtest: warning: {message}", file=sys.stderr)
 
@@ -180,11 +199,18 @@ def backtest_cmd(
         str | None,
         typer.Option(help="compiled (default) or python: the plain-Python reference trader."),
     ] = None,
+    feed_latency_ms: Annotated[
+        float | None,
+        typer.Option(
+            help="Constant market-data latency (ms), overriding the params' sim.md_latency: "
+            "set it for data without a receive time (Bybit history)."
+        ),
+    ] = None,
 ) -> None:
     """Replay-backtest one instrument against the simulated venue; writes quotes, orders, fills, PnL."""
     summary = run_backtest(
         lake, venue, symbol.upper(), out, params, start, end, force, not as_json, source,
-        bootstrap, engine=engine,
+        bootstrap, engine=engine, feed_latency_ms=feed_latency_ms,
     )  # fmt: skip
     if as_json:
         emit_json(summary)

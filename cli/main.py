@@ -112,15 +112,21 @@ LakeOpt = Annotated[Path, typer.Option("--lake", help="Parquet lake directory.")
 @app.command("import")
 @guarded("import")
 def import_cmd(
-    file: Annotated[
-        Path, typer.Argument(help="Recording: .gz, .zip or plain text, one message per line.")
+    files: Annotated[
+        list[str],
+        typer.Argument(
+            help="Recordings (.gz, .zip or plain), directories (every recognised file) or "
+            "globs (quoted is fine).",
+            show_default=False,
+        ),
     ],
     lake: LakeOpt = Path("data/lake"),
     fmt: Annotated[
         str | None,
         typer.Option(
             "--format",
-            help="bybit | binance-usdm | binance-coinm | hyperliquid (auto-detected if omitted).",
+            help="bybit | binance-usdm | binance-coinm | hyperliquid | tardis | bybit-trades "
+            "(auto-detected per file if omitted).",
         ),
     ] = None,
     tick_size: Annotated[
@@ -130,34 +136,55 @@ def import_cmd(
         str | None, typer.Option(help="Lot size for an instrument not known to mm.")
     ] = None,
     min_notional: Annotated[str | None, typer.Option(help="Minimum order notional.")] = None,
+    mixed: Annotated[
+        bool, typer.Option("--mixed", help="Allow files of different instruments in one import.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Import a venue recording into the Parquet lake (idempotent)."""
-    from warehouse.importer import SpecOverrides, import_file
+    """Import venue recordings into the Parquet lake: all files or none (idempotent)."""
+    from warehouse.import_inputs import expand_inputs
+    from warehouse.importer import SpecOverrides, detect_format, import_files
 
     overrides = SpecOverrides(
         _decimal(tick_size, "--tick-size"),
         _decimal(lot_size, "--lot-size"),
         _decimal(min_notional, "--min-notional"),
     )
-    report = import_file(file, lake, fmt, overrides, progress=not as_json)
+    paths, skipped = expand_inputs(files, detect_format)
+    report = import_files(paths, lake, fmt, overrides, not as_json, mixed, skipped)
     if as_json:
         emit_json(report.to_dict())
         return
-    print(f"imported {report.file} as {report.format} in {report.seconds:.1f} s")
-    print(
+    print(format_import(report))
+
+
+def format_import(report: Any) -> str:
+    """The human import report: per-file lines (several files), rows, notes, skips."""
+    out = [f"imported {report.file} as {report.format} in {report.seconds:.1f} s"]
+    if len(report.files) > 1:
+        for f in report.files:
+            out.append(
+                f"  {Path(f.file).name:<40} {f.format:<13} lines {f.lines:>10,}  "
+                f"messages {f.messages:>10,}  malformed {f.malformed:,}"
+            )
+    out.append(
         f"  lines {report.lines:,}  messages {report.messages:,}  ignored {report.ignored:,}  "
         f"malformed {report.malformed:,}"
     )
     for name, c in sorted(report.rows.items()):
-        print(
+        out.append(
             f"  {name:<40} {c['written']:>10,} rows written  ({c['duplicates']:,} already in the lake)"
         )
+    for note in report.notes:
+        out.append(f"  note: {note}")
+    for file, why in report.skipped:
+        out.append(f"  skipped {file}: {why}")
     if report.malformed:
         shown = len(report.malformed_lines)
-        print(f"  malformed lines (first {shown} of {report.malformed:,}), skipped:")
+        out.append(f"  malformed lines (first {shown} of {report.malformed:,}), skipped:")
         for line_no, reason in report.malformed_lines:
-            print(f"    line {line_no}: {reason}")
+            out.append(f"    line {line_no}: {reason}")
+    return "\n".join(out)
 
 
 @app.command("verify-book")

@@ -18,6 +18,10 @@ from core.timeutil import NS_PER_MS
 SpecResolver = Callable[[str, str], InstrumentSpec]
 
 I64_MAX = 2**63 - 1  # every integer column of the lake is an int64
+NO_RECV_NOTE = (
+    "recv_ts = exchange time (the file has no receive time): "
+    "set a feed latency for backtests (mm backtest --feed-latency-ms)"
+)
 
 
 def split_capture_line(line: bytes) -> tuple[int | None, bytes]:

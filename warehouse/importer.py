@@ -1,4 +1,9 @@
-"""``mm import``: a venue recording -> normalised lake tables, streamed in bounded memory.
+"""``mm import``: venue recordings -> normalised lake tables, streamed in bounded memory.
+
+A file is either a capture (one JSON message per line, a ``connectors.capture.Loader``
+per venue) or a CSV file (a header, then rows: ``connectors.csv_loader.CsvLoader``,
+tardis.dev and Bybit trade history); both give the same row tuples. Any number of files
+is one import: one staging, one commit, so the whole set lands or none of it.
 
 Three phases, all in a private staging directory of the lake (``warehouse.staging``):
 
@@ -38,9 +43,12 @@ import orjson
 
 from connectors.binance.loader import BinanceCoinMLoader, BinanceFuturesLoader
 from connectors.bybit.loader import BybitLoader
-from connectors.capture import Loader, split_capture_line
+from connectors.bybit.trades_csv import BybitTradesLoader
+from connectors.capture import NO_RECV_NOTE, Loader, split_capture_line
+from connectors.csv_loader import CsvLoader
 from connectors.hyperliquid.loader import HyperliquidLoader
 from connectors.rows import BookRows, Parsed
+from connectors.tardis.loader import TardisLoader
 from core.errors import DataFormatError, LakeError, MalformedLine, MMError
 from core.instrument_catalog import unknown_instrument
 from core.instruments import InstrumentSpec, known_instrument
@@ -57,12 +65,19 @@ FORMATS: dict[str, Callable[..., Loader]] = {
     "binance-coinm": BinanceCoinMLoader,
     "hyperliquid": HyperliquidLoader,
 }
+CSV_FORMATS: dict[str, type[CsvLoader]] = {
+    "tardis": TardisLoader,
+    "bybit-trades": BybitTradesLoader,
+}
+ALL_FORMATS = (*FORMATS, *CSV_FORMATS)
 SNIFF_LINES = 200
 MAX_REPORTED = 20
 
 
 @dataclass
-class ImportReport:
+class FileReport:
+    """What one input file gave."""
+
     file: str
     format: str
     lines: int = 0
@@ -70,8 +85,61 @@ class ImportReport:
     ignored: int = 0
     malformed: int = 0
     malformed_lines: list[tuple[int, str]] = field(default_factory=list)
+    no_recv_time: bool = False  # recv_ts is the exchange time: the file has none
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "format": self.format,
+            "lines": self.lines,
+            "messages": self.messages,
+            "ignored": self.ignored,
+            "malformed": self.malformed,
+            "malformed_lines": [{"line": n, "reason": r} for n, r in self.malformed_lines],
+            "no_recv_time": self.no_recv_time,
+        }
+
+
+@dataclass
+class ImportReport:
+    """One import of one or more files: per-file lines, totals, rows per partition."""
+
+    files: list[FileReport] = field(default_factory=list)
     rows: dict[str, dict[str, int]] = field(default_factory=dict)  # "table venue:symbol" -> counts
+    notes: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why) of a directory
     seconds: float = 0.0
+
+    @property
+    def file(self) -> str:
+        return self.files[0].file if len(self.files) == 1 else f"{len(self.files)} files"
+
+    @property
+    def format(self) -> str:
+        return ",".join(dict.fromkeys(f.format for f in self.files))
+
+    @property
+    def lines(self) -> int:
+        return sum(f.lines for f in self.files)
+
+    @property
+    def messages(self) -> int:
+        return sum(f.messages for f in self.files)
+
+    @property
+    def ignored(self) -> int:
+        return sum(f.ignored for f in self.files)
+
+    @property
+    def malformed(self) -> int:
+        return sum(f.malformed for f in self.files)
+
+    @property
+    def malformed_lines(self) -> list[tuple[int, str]]:
+        """The first malformed lines of all files (a file's name prefixes the reason)."""
+        if len(self.files) == 1:
+            return self.files[0].malformed_lines
+        return [(n, f"{Path(f.file).name}: {r}") for f in self.files for n, r in f.malformed_lines]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -83,6 +151,9 @@ class ImportReport:
             "malformed": self.malformed,
             "malformed_lines": [{"line": n, "reason": r} for n, r in self.malformed_lines],
             "rows": self.rows,
+            "notes": self.notes,
+            "files": [f.to_dict() for f in self.files],
+            "skipped": [{"file": f, "reason": r} for f, r in self.skipped],
             "seconds": round(self.seconds, 3),
         }
 
@@ -135,8 +206,13 @@ def _lines(stream: IO[bytes], path: Path) -> Iterator[bytes]:
         ) from None
 
 
+def _csv_header(line: bytes) -> list[str]:
+    return line.decode("utf-8", "replace").strip().lstrip("\ufeff").split(",")
+
+
 def detect_format(path: Path) -> str:
-    """Name of the first loader that recognises a message in the file's first lines."""
+    """A CSV format told by the file's header, else the first loader that recognises a
+    message in the file's first lines."""
     stream, raw = _open_raw(path)
     probes = [cls(lambda v, s: None) for cls in FORMATS.values()]  # type: ignore[arg-type, return-value]
     first = ""
@@ -147,7 +223,12 @@ def detect_format(path: Path) -> str:
             line = line.strip()
             if not line:
                 continue
-            first = first or line[:80].decode("utf-8", "replace")
+            if not first:
+                first = line[:80].decode("utf-8", "replace")
+                header = _csv_header(line)
+                for name, csv_cls in CSV_FORMATS.items():
+                    if csv_cls.sniff(header):
+                        return name
             try:
                 msg = orjson.loads(split_capture_line(line)[1])
             except (orjson.JSONDecodeError, MalformedLine):
@@ -160,7 +241,7 @@ def detect_format(path: Path) -> str:
     shown = f" (first line: {first!r})" if first else " (it is empty)"
     raise DataFormatError(
         f"cannot detect the format of {path}{shown}",
-        f"pass --format {'|'.join(FORMATS)}",
+        f"pass --format {'|'.join(ALL_FORMATS)}",
     )
 
 
@@ -169,12 +250,22 @@ def make_resolver(lake: Path, overrides: SpecOverrides) -> Callable[[str, str], 
         if overrides.tick_size is not None or overrides.lot_size is not None:
             if overrides.tick_size is None or overrides.lot_size is None:
                 raise MMError("--tick-size and --lot-size must be given together")
+            # the flags override the grid; what a lot *is* (kind, contract size, settlement
+            # coin) stays the catalog's, so an override never turns an inverse contract linear
+            base = known_instrument(venue, symbol)
+            terms = {}
+            if base is not None:
+                terms = {
+                    k: getattr(base, k)
+                    for k in ("kind", "contract_size", "settle_currency", "quote_currency")
+                }
             return InstrumentSpec(
                 venue,
                 symbol,
                 overrides.tick_size,
                 overrides.lot_size,
                 overrides.min_notional or Decimal(0),
+                **terms,
             )
         if instrument_path(lake, venue, symbol).is_file():
             return read_instrument(lake, venue, symbol)
@@ -252,27 +343,121 @@ def import_file(
     overrides: SpecOverrides | None = None,
     progress: bool = True,
 ) -> ImportReport:
-    path, lake = Path(path), Path(lake)
-    if fmt is not None and fmt not in FORMATS:
-        raise MMError(f"unknown format {fmt!r}", f"use one of {', '.join(FORMATS)}")
-    fmt = fmt or detect_format(path)
+    """Import one file (see :func:`import_files`)."""
+    return import_files([path], lake, fmt, overrides, progress)
+
+
+def import_files(
+    paths: list[str | Path] | list[Path],
+    lake: str | Path,
+    fmt: str | None = None,
+    overrides: SpecOverrides | None = None,
+    progress: bool = True,
+    mixed: bool = False,
+    skipped: list[tuple[str, str]] | None = None,
+) -> ImportReport:
+    """Import files as one unit: one staging, one commit (all of them or nothing).
+
+    Each file's rows are the same whichever files come with it and in whatever order,
+    so re-importing any subset writes nothing new. Files of more than one instrument are
+    refused unless ``mixed`` (one file of several symbols is fine).
+    """
+    files, lake = list(dict.fromkeys(Path(p) for p in paths)), Path(lake)
+    if not files:
+        raise DataFormatError("no files to import", "name files, a directory or a glob")
+    if fmt is not None and fmt not in ALL_FORMATS:
+        raise MMError(f"unknown format {fmt!r}", f"use one of {', '.join(ALL_FORMATS)}")
+    formats = [fmt or detect_format(p) for p in files]
     if lake.exists() and not lake.is_dir():
         raise LakeError(f"lake {lake} is not a directory")
-    loader = FORMATS[fmt](make_resolver(lake, overrides or SpecOverrides()))
-    report = ImportReport(file=str(path), format=fmt)
+    resolve = make_resolver(lake, overrides or SpecOverrides())
+    csv_loaders = {name: cls(resolve) for name, cls in CSV_FORMATS.items() if name in formats}
+    report = ImportReport(skipped=list(skipped or []))
     t0 = time.monotonic()
     lake.mkdir(parents=True, exist_ok=True)
     clean_stale_staging(lake)
     clean_stale_temp_files(lake)
+    total = sum(p.stat().st_size for p in files)
+    label = files[0].name if len(files) == 1 else f"{len(files)} files"
     with Staging(lake) as staging:
         spool = RowSpool(staging.path / "runs")
-        found = _parse(path, fmt, loader, spool, report, progress)
-        specs = [spec for _, spec in sorted(found.items())]
-        _check_specs(lake, specs)
-        prepared = _prepare(lake, spool, staging.path, report, path.name, progress)
-        _commit(lake, specs, prepared)
+        found: dict[tuple[str, str], InstrumentSpec] = {}
+        owners: dict[tuple[str, str], str] = {}  # instrument -> first file that had it
+        done = 0
+        with Progress(f"import {label}", total, enabled=progress) as bar:
+            for path, name in zip(files, formats, strict=True):
+                file_report = FileReport(file=str(path), format=name)
+                report.files.append(file_report)
+                tick = _ticker(bar, done)
+                if name in CSV_FORMATS:
+                    specs = _parse_csv(path, csv_loaders[name], spool, file_report, tick)
+                else:
+                    loader = FORMATS[name](resolve)
+                    specs = _parse(path, name, loader, spool, file_report, tick)
+                for key in specs:
+                    owners.setdefault(key, str(path))
+                if len(files) > 1 and len(owners) > 1 and not mixed:
+                    _refuse_mixed(owners)
+                found.update(specs)
+                done += path.stat().st_size
+            bar.update(total)
+        spool.close()
+        report.notes = _notes(report, list(csv_loaders.values()))
+        specs_list = [spec for _, spec in sorted(found.items())]
+        _check_specs(lake, specs_list)
+        prepared = _prepare(lake, spool, staging.path, report, label, progress)
+        _commit(lake, specs_list, prepared)
     report.seconds = time.monotonic() - t0
     return report
+
+
+def _refuse_mixed(owners: dict[tuple[str, str], str]) -> None:
+    shown = "; ".join(f"{v}:{s} (in {Path(f).name})" for (v, s), f in sorted(owners.items()))
+    raise DataFormatError(
+        f"the files hold {len(owners)} instruments: {shown}",
+        "import one instrument per run, or pass --mixed to import them all",
+    )
+
+
+def _notes(report: ImportReport, csv_loaders: list[CsvLoader]) -> list[str]:
+    notes = [n for loader in csv_loaders for n in loader.notes()]
+    bare = [Path(f.file).name for f in report.files if f.no_recv_time and f.format in FORMATS]
+    if bare:
+        notes.append(
+            f"{', '.join(bare)}: {NO_RECV_NOTE}"
+            if len(bare) <= 3
+            else f"{len(bare)} files: {NO_RECV_NOTE}"
+        )
+    return notes
+
+
+Tick = Callable[[int, str], None]
+
+
+def _ticker(bar: Progress, offset: int) -> Tick:
+    """Progress over all files: this file's bytes read, after those of the files before."""
+
+    def tick(position: int, extra: str) -> None:
+        bar.update(offset + position, extra)
+
+    return tick
+
+
+def _bad(report: FileReport, line_no: int, reason: str) -> None:
+    report.malformed += 1
+    if len(report.malformed_lines) < MAX_REPORTED:
+        report.malformed_lines.append((line_no, reason))
+
+
+def _nothing_read(path: Path, fmt: str, report: FileReport) -> DataFormatError:
+    if report.malformed:
+        first = report.malformed_lines[0]
+        return DataFormatError(
+            f"no line of {path} could be read as {fmt} "
+            f"({report.malformed} malformed; line {first[0]}: {first[1]})",
+            "check --format",
+        )
+    return DataFormatError(f"{path} holds no market data", "check the file")
 
 
 def _parse(
@@ -280,12 +465,11 @@ def _parse(
     fmt: str,
     loader: Loader,
     spool: RowSpool,
-    report: ImportReport,
-    progress: bool,
+    report: FileReport,
+    tick: Tick,
 ) -> dict[tuple[str, str], InstrumentSpec]:
-    """Phase 1: every line into the spool; the instrument specs seen."""
+    """Phase 1 for a capture (one JSON message per line): every line into the spool."""
     stream, raw = _open_raw(path)
-    total = path.stat().st_size
     specs: dict[tuple[str, str], InstrumentSpec] = {}
 
     venue, add = loader.venue, spool.add
@@ -301,54 +485,103 @@ def _parse(
             if type(book) is BookRows or book:
                 add("book_deltas", venue, symbol, book)
 
-    def bad(line_no: int, reason: str) -> None:
-        report.malformed += 1
-        if len(report.malformed_lines) < MAX_REPORTED:
-            report.malformed_lines.append((line_no, reason))
-
+    no_recv = 0
     try:
-        with Progress(f"import {path.name}", total, enabled=progress) as bar:
-            for line_no, line in enumerate(_lines(stream, path), start=1):
-                report.lines = line_no
-                if line_no % 20_000 == 0:
-                    bar.update(raw.tell(), f"{line_no:,} lines")
-                line = line.strip()
-                if not line:
-                    continue
+        for line_no, line in enumerate(_lines(stream, path), start=1):
+            report.lines = line_no
+            if line_no % 20_000 == 0:
+                tick(raw.tell(), f"{line_no:,} lines")
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                recv, payload = split_capture_line(line)
+                if recv is None:
+                    no_recv += 1
                 try:
-                    recv, payload = split_capture_line(line)
-                    try:
-                        msg = orjson.loads(payload)
-                    except orjson.JSONDecodeError:
-                        raise MalformedLine("not valid JSON") from None
-                    parsed = loader.parse(line_no, recv, msg)
-                except MalformedLine as exc:
-                    bad(line_no, exc.reason)
-                    continue
-                if parsed is None:
-                    report.ignored += 1
-                    continue
-                report.messages += 1
-                take(parsed)
-            bar.update(total)
+                    msg = orjson.loads(payload)
+                except orjson.JSONDecodeError:
+                    raise MalformedLine("not valid JSON") from None
+                parsed = loader.parse(line_no, recv, msg)
+            except MalformedLine as exc:
+                _bad(report, line_no, exc.reason)
+                continue
+            if parsed is None:
+                report.ignored += 1
+                continue
+            report.messages += 1
+            take(parsed)
     finally:
         raw.close()
     for line_no, item in loader.finish():
         if isinstance(item, MalformedLine):
-            bad(line_no, item.reason)
+            _bad(report, line_no, item.reason)
         else:
             report.messages += 1
             take([item])
-    spool.close()
     if report.messages == 0:
-        if report.malformed:
-            first = report.malformed_lines[0]
-            raise DataFormatError(
-                f"no line of {path} could be read as {fmt} "
-                f"({report.malformed} malformed; line {first[0]}: {first[1]})",
-                "check --format",
-            )
-        raise DataFormatError(f"{path} holds no market data", "check the file")
+        raise _nothing_read(path, fmt, report)
+    report.no_recv_time = no_recv > 0
+    report.malformed_lines.sort()
+    return specs
+
+
+def _parse_csv(
+    path: Path,
+    loader: CsvLoader,
+    spool: RowSpool,
+    report: FileReport,
+    tick: Tick,
+) -> dict[tuple[str, str], InstrumentSpec]:
+    """Phase 1 for a CSV file: the header, then every row into the spool."""
+    stream, raw = _open_raw(path)
+    specs: dict[tuple[str, str], InstrumentSpec] = {}
+    add = spool.add
+
+    def take(venue: str, parsed: Parsed) -> None:
+        symbol, book, trades, bbo = parsed
+        if (venue, symbol) not in specs:
+            specs[(venue, symbol)] = loader.spec(venue, symbol)
+        if bbo:
+            add("bbo", venue, symbol, bbo)
+        if trades:
+            add("trades", venue, symbol, trades)
+        if type(book) is BookRows or book:
+            add("book_deltas", venue, symbol, book)
+        report.messages += 1
+
+    row = None
+    try:
+        for line_no, line in enumerate(_lines(stream, path), start=1):
+            report.lines = line_no
+            if line_no % 50_000 == 0:
+                tick(raw.tell(), f"{line_no:,} lines")
+            text = line.decode("utf-8", "replace").strip()
+            if not text:
+                continue
+            if row is None:
+                row = loader.start_file(path.name, _csv_header(line))
+                report.ignored += 1  # the header
+                continue
+            try:
+                out = row(line_no, text.split(","))
+            except MalformedLine as exc:
+                _bad(report, line_no, exc.reason)
+                continue
+            for venue, parsed in out:
+                take(venue, parsed)
+    finally:
+        raw.close()
+    if row is None:
+        raise DataFormatError(f"{path} is empty", "check the file")
+    for line_no, venue, item in loader.end_file():
+        if isinstance(item, MalformedLine):
+            _bad(report, line_no, item.reason)
+        else:
+            take(venue, item)
+    if report.messages == 0:
+        raise _nothing_read(path, loader.format_name, report)
+    report.no_recv_time = not loader.has_recv_time
     report.malformed_lines.sort()
     return specs
 

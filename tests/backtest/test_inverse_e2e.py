@@ -20,7 +20,9 @@ import pytest
 from bench.derive_coinm import SAMPLE, derive
 from core.errors import LakeError
 from core.instruments import InstrumentSpec, known_instrument
+from core.lake import read_instrument
 from warehouse.importer import SpecOverrides, detect_format, import_file
+from warehouse.lake_writer import write_instrument
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = known_instrument("binance-coinm", "BTCUSD_PERP")
@@ -68,15 +70,18 @@ def test_import_detects_coinm_and_the_book_verifies(coinm: tuple[Path, Path]) ->
     assert row == ("inverse", "100", "BTC")
 
 
-def test_lake_refuses_a_linear_spec_over_inverse_data(coinm: tuple[Path, Path]) -> None:
-    """--tick-size 0.1 --lot-size 1 (the issue's work-around) is a linear spec: refused."""
+def test_tick_and_lot_flags_keep_the_contract_inverse(coinm: tuple[Path, Path]) -> None:
+    """--tick-size 0.1 --lot-size 1 (the issue's work-around) override the grid only: the
+    contract stays the catalog's inverse one, so re-importing writes nothing new; a linear
+    spec over the inverse data is refused."""
     capture, lake = coinm
-    with pytest.raises(LakeError, match="inverse"):
-        import_file(capture, lake, overrides=SpecOverrides(tick_size=SPEC.tick_size,
-                                                           lot_size=SPEC.lot_size),
-                    progress=False)  # fmt: skip
+    overrides = SpecOverrides(tick_size=SPEC.tick_size, lot_size=SPEC.lot_size)
+    report = import_file(capture, lake, overrides=overrides, progress=False)
+    assert report.rows and all(c["written"] == 0 for c in report.rows.values()), report.rows
+    assert read_instrument(lake, "binance-coinm", "BTCUSD_PERP") == SPEC
     linear = InstrumentSpec("binance-coinm", "BTCUSD_PERP", SPEC.tick_size, SPEC.lot_size)
-    assert linear.contract_terms() != SPEC.contract_terms()
+    with pytest.raises(LakeError, match="inverse contract 100 USD"):
+        write_instrument(lake, linear)
 
 
 ENGINES = ("compiled", "python")
