@@ -69,8 +69,7 @@ def test_new_spread_and_size_amend_the_resting_orders_at_the_next_tick() -> None
         (ActionType.AMEND, "mmt-2", -1, 10026, 19),
     ]
     assert [q for q in out.logs if q["event"] == "quotes"] == [
-        {"event": "quotes", "inst": t.inst, "bids": "99.84x20", "asks": "100.26x19",
-         "risk": "SAFE"}  # fmt: skip
+        {"event": "quotes", "inst": t.inst, "bids": "99.84x20", "asks": "100.26x19", "risk": "SAFE"}
     ]
     assert t.params.quote.base_spread_bps == 40.0
     assert t.orders.live_count() == 2 and t.risk.state == RiskState.SAFE
