@@ -70,7 +70,7 @@ def roll_to_lake(venue: str, lake: str, state_dir: str) -> dict[str, Any]:
 
 @task(name="compact-day", retries=1, retry_delay_seconds=30, timeout_seconds=ROLL_TIMEOUT_S)
 def compact_day(lake: str, day: str) -> dict[str, Any]:
-    return asdict(compact_lake(Path(lake), day=date.fromisoformat(day)))
+    return asdict(compact_lake(Path(lake), only_day=date.fromisoformat(day)))
 
 
 def next_midnight(now: float) -> float:

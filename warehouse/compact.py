@@ -270,10 +270,10 @@ def compact_lake(
     target_rows: int = TARGET_ROWS,
     dry_run: bool = False,
     drop_before: date | None = None,
-    day: date | None = None,
+    only_day: date | None = None,
 ) -> CompactReport:
     """Recover interrupted compactions, drop expired partitions, drop repeated rows,
-    merge small files. ``day``: only that date's partitions (a nightly roll compacts
+    merge small files. ``only_day``: only that date's partitions (a nightly roll compacts
     the day just closed, not today's, which writers are still appending to)."""
     lake = Path(lake)
     if not lake.is_dir():
@@ -296,7 +296,7 @@ def compact_lake(
                 if not dry_run:
                     shutil.rmtree(left)
         for table, d in _partitions(lake):
-            if day is not None and d.name != f"date={day.isoformat()}":
+            if only_day is not None and d.name != f"date={only_day.isoformat()}":
                 continue
             report.partitions += 1
             if not dry_run and recover(d):

@@ -306,7 +306,7 @@ def test_compacting_one_day_leaves_the_other_days_files_alone(lake: Path) -> Non
     days = sorted(d.name for d in (lake / "trades").glob("venue=*/symbol=*/date=*"))
     first, second = (date.fromisoformat(name[5:]) for name in days)
     before, state = snapshot(lake), files(lake)
-    r = compact_lake(lake, day=second)
+    r = compact_lake(lake, only_day=second)
     assert (r.partitions, r.partitions_compacted, r.files_before, r.files_after) == (1, 1, 6, 1)
     assert snapshot(lake)["trades"].equals(before["trades"])
     untouched = {k: v for k, v in state.items() if f"date={first}" in k}
