@@ -34,6 +34,10 @@ backoff, see operators/book/resync.py); a BusSink puts them on the process-local
 symbol (or reconnecting, if the resubscribe brings no snapshot). The clock offset to
 Bybit (``/v5/market/time``, measured at start) keeps a skewed local clock from reading
 as lagging data.
+
+Hot reload: with MM_PARAMS_FILE set, each trader's step polls the file on the clock's
+Tick (flows/params_watch.py) and swaps a valid new parameter set in between two
+messages, on the dataflow's own thread; an invalid one is refused and logged.
 """
 
 from __future__ import annotations
