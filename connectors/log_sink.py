@@ -11,7 +11,7 @@ from core.log import event, get_logger
 
 log = get_logger("mm.events")
 _WARN = {"risk_state", "book_stale", "private_reset", "private_down", "position_reconciled",
-         "unhandled_input", "book_lagging", "resync_request"}  # fmt: skip
+         "unhandled_input", "book_lagging", "resync_request", "params_rejected"}  # fmt: skip
 
 
 def log_records(records: list[dict[str, Any]]) -> None:

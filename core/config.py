@@ -123,9 +123,9 @@ class Settings(BaseSettings):
             ) from None
 
 
-# MM_* groups owned by other settings classes (connectors.kafka.config): a .env file may
+# MM_* groups owned by other settings (connectors.kafka.config, orchestration.schedules): a .env may
 # hold them, and they must not be reported as unknown keys of this one.
-FOREIGN_PREFIXES = ("kafka_", "record_")
+FOREIGN_PREFIXES = ("kafka_", "record_", "schedule")  # schedule_*, schedules_file
 
 
 def _without_foreign(source: PydanticBaseSettingsSource) -> PydanticBaseSettingsSource:

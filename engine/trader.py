@@ -319,6 +319,24 @@ class CompiledTrader:
             out.logs.append(self.status(now))
         return out
 
+    def swap_params(self, params: StrategyParams) -> None:
+        """Hot reload between messages (the reference's ``swap_params``). The kernels' records
+        mix parameters and state, so the parameter fields are found by building fresh state
+        under the old and the new parameters: a field differing between the two derives from
+        a changed key and takes its new value; every other field (state) stays."""
+        sim = self.sim_config
+        old = _new_state(self.spec, self.params, sim, False, False)
+        new = _new_state(self.spec, params, sim, False, False)
+        T = self.T
+        tokens = float(T.om.bucket[0]["tokens"])
+        for live, a, b in ((T.tr, old.tr, new.tr), (T.eng.rec, old.eng.rec, new.eng.rec),
+                           (T.om.rec, old.om.rec, new.om.rec), (T.risk.rec, old.risk.rec, new.risk.rec),
+                           (T.om.bucket, old.om.bucket, new.om.bucket)):  # fmt: skip
+            _copy_changed(live, a, b)
+        T.om.bucket[0]["tokens"] = min(tokens, float(T.om.bucket[0]["burst"]))  # no refill
+        T.tr[0]["dirty"] = True
+        self.params = params
+
     def status(self, now: int) -> dict[str, Any]:
         inv = self.inventory
         mid_x2 = self._last_mid_x2
@@ -588,6 +606,13 @@ class SyncView:
     @property
     def book(self) -> CompiledBook:
         return self._t.book
+
+
+def _copy_changed(live: np.ndarray, old: np.ndarray, new: np.ndarray) -> None:
+    """``live[f] = new[f]`` for each field where the fresh records ``old`` and ``new`` differ."""
+    for name in live.dtype.names or ():
+        if old[0][name] != new[0][name]:
+            live[0][name] = new[0][name]
 
 
 def _new_state(

@@ -34,6 +34,10 @@ backoff, see operators/book/resync.py); a BusSink puts them on the process-local
 symbol (or reconnecting, if the resubscribe brings no snapshot). The clock offset to
 Bybit (``/v5/market/time``, measured at start) keeps a skewed local clock from reading
 as lagging data.
+
+Hot reload: with MM_PARAMS_FILE set, each trader's step polls the file on the clock's
+Tick (flows/params_watch.py) and swaps a valid new parameter set in between two
+messages, on the dataflow's own thread; an invalid one is refused and logged.
 """
 
 from __future__ import annotations
@@ -66,12 +70,14 @@ from connectors.sim.config import SimConfig
 from connectors.sim.venue import SimVenue
 from core.config import Settings, load_params_file, load_settings
 from core.errors import ConfigError
+from core.events import Tick
 from core.instruments import InstrumentSpec, split_instrument_id
 from core.lake import RUN_TABLES
 from core.log import event, get_logger, setup_logging
 from core.params import StrategyParams
 from engine.select import engine_name, make_trader
 from flows.entry import lazy_flow
+from flows.params_watch import ParamsWatcher
 from flows.start_checks import warn_never_quote
 from operators.trader import Trader, TraderOutput
 from warehouse.lake_writer import write_rows
@@ -101,12 +107,15 @@ class LiveTraderStep(StatefulLogic[tuple[str, Any], TraderOutput, Trader]):
         flow_name: str = "",
         lake: Path | None = None,
         run_id: str = "",
+        params_file: Path | None = None,
     ) -> None:
         self.make = make
         self.trader = resume
         self.flow_name = flow_name
         self.lake = lake
         self.run_id = run_id
+        self.params_file = params_file
+        self.watcher: ParamsWatcher | None = None
 
     def on_item(self, value: tuple[str, Any]) -> tuple[list[TraderOutput], bool]:
         inst, payload = value
@@ -114,7 +123,15 @@ class LiveTraderStep(StatefulLogic[tuple[str, Any], TraderOutput, Trader]):
             return self._shutdown(inst, payload), StatefulLogic.RETAIN
         if self.trader is None:
             self.trader = self.make(inst)
+        reload_logs: list[dict[str, Any]] = []
+        if isinstance(payload, Tick) and self.params_file is not None:
+            # hot reload on the heartbeat: between two messages, on the trader's thread
+            if self.watcher is None:
+                self.watcher = ParamsWatcher(self.params_file, inst)
+            reload_logs = self.watcher.poll(self.trader)
         out = self.trader.on_item(payload)
+        if reload_logs:
+            out.logs[:0] = reload_logs
         if out.empty():
             return [], StatefulLogic.RETAIN
         key = f"{self.lake}/{inst}"
@@ -214,7 +231,9 @@ def build_live_flow(settings: Settings, cfg: BybitConfig) -> Dataflow:
     outputs = op.stateful(
         "trader",
         keyed,
-        lambda resume: LiveTraderStep(make, resume, flow_name, settings.lake, run_tag),
+        lambda resume: LiveTraderStep(
+            make, resume, flow_name, settings.lake, run_tag, settings.params_file
+        ),
     )
     sink = RunSink(
         settings.lake, insts, flush_interval_s=settings.flush_interval_s, run_id=run_tag, mode=mode

@@ -351,6 +351,24 @@ class Trader:
         )
         return out
 
+    def swap_params(self, params: StrategyParams) -> None:
+        """Hot reload between messages: later decisions use ``params``; the book, features,
+        orders, inventory and risk state stay. Only keys ``core.params_live`` allows may
+        differ from the running ones (the caller checks); the next decision requotes."""
+        self.params = params
+        self.engine.params = params
+        self.risk.p = params.risk
+        om = self.orders
+        om.p, om.q = params.orders, params.quote
+        om.bucket.rate = params.orders.rate_limit_per_s
+        om.bucket.burst = float(params.orders.rate_burst)
+        om.bucket.tokens = min(om.bucket.tokens, om.bucket.burst)  # a new burst is no refill
+        r = params.risk
+        self.resync.after_ns = int(r.resync_after_ms * 1_000_000)
+        self.resync.max_ns = int(r.resync_backoff_max_ms * 1_000_000)
+        self._max_lag_ns = int(r.max_exch_lag_ms * 1_000_000)
+        self._dirty = True
+
     def on_timer(self, now: int) -> TraderOutput:
         """Heartbeat: stale-book guard, venue responses (paper), PnL sampling, status line."""
         out = TraderOutput()

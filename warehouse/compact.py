@@ -270,9 +270,11 @@ def compact_lake(
     target_rows: int = TARGET_ROWS,
     dry_run: bool = False,
     drop_before: date | None = None,
+    only_day: date | None = None,
 ) -> CompactReport:
     """Recover interrupted compactions, drop expired partitions, drop repeated rows,
-    merge small files."""
+    merge small files. ``only_day``: only that date's partitions (a nightly roll compacts
+    the day just closed, not today's, which writers are still appending to)."""
     lake = Path(lake)
     if not lake.is_dir():
         raise LakeError(f"lake {lake} does not exist", "pass the lake directory with --lake")
@@ -294,6 +296,8 @@ def compact_lake(
                 if not dry_run:
                     shutil.rmtree(left)
         for table, d in _partitions(lake):
+            if only_day is not None and d.name != f"date={only_day.isoformat()}":
+                continue
             report.partitions += 1
             if not dry_run and recover(d):
                 report.recovered.append(str(d.relative_to(lake)))

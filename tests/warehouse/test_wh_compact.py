@@ -300,3 +300,14 @@ def test_runs_with_the_same_seqs_are_not_repeats(tmp_path: Path) -> None:
         ("runB", 10),
         (None, 10),
     ]
+
+
+def test_compacting_one_day_leaves_the_other_days_files_alone(lake: Path) -> None:
+    days = sorted(d.name for d in (lake / "trades").glob("venue=*/symbol=*/date=*"))
+    first, second = (date.fromisoformat(name[5:]) for name in days)
+    before, state = snapshot(lake), files(lake)
+    r = compact_lake(lake, only_day=second)
+    assert (r.partitions, r.partitions_compacted, r.files_before, r.files_after) == (1, 1, 6, 1)
+    assert snapshot(lake)["trades"].equals(before["trades"])
+    untouched = {k: v for k, v in state.items() if f"date={first}" in k}
+    assert len(untouched) == 12 and {k: files(lake)[k] for k in untouched} == untouched
