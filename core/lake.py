@@ -370,7 +370,7 @@ _EVENT_COLUMNS = {
     "trades": ["recv_ts", "exch_ts", "ord", "price", "qty", "side"],
     "bbo": list(TABLES["bbo"].schema.names),
 }
-_EVENTS_PER_ROW = {"book_deltas": 1, "trades": 1, "bbo": 2}
+EVENTS_PER_ROW = {"book_deltas": 1, "trades": 1, "bbo": 2}  # a bbo row is a bid and an ask event
 
 CHUNK_ROWS = 65_536  # rows read from one file at a time: bounds replay memory
 
@@ -413,7 +413,7 @@ def _plan_file(
         lows.append(lo if start_ns is None else max(lo, start_ns))
         inside = (start_ns is None or lo >= start_ns) and (end_ns is None or hi < end_ns)
         if rows is not None:
-            rows = rows + rg.num_rows * _EVENTS_PER_ROW[table] if inside else None
+            rows = rows + rg.num_rows * EVENTS_PER_ROW[table] if inside else None
     if not groups:
         return None
     return _FilePlan(path, table, groups, min(lows), rows)
