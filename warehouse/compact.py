@@ -185,7 +185,7 @@ def _replace(directory: Path, old: list[Path], rows: pa.Table, table: str, tag: 
     if new.exists():
         raise LakeError(f"compaction target {new} already exists", "remove it if it is not data")
     _write_json(journal, {"new": new.name, "old": [f.name for f in old], "rows": n})
-    atomic_write_parquet(rows, new)
+    atomic_write_parquet(rows, new, table)
     _fsync_dir(directory)
     if _num_rows(new) != n:  # never delete the originals of a bad copy
         new.unlink()

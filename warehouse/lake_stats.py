@@ -184,7 +184,9 @@ def table_stats(lake: Path, table: str, venue: str, symbol: str) -> TableStats |
         return None
     per_row = EVENTS_PER_ROW.get(table)
     events = rows * per_row if per_row is not None else None
-    return TableStats(table, venue, symbol, partitions, files, rows, events, size, span, first, last)
+    return TableStats(
+        table, venue, symbol, partitions, files, rows, events, size, span, first, last
+    )
 
 
 def lake_stats(lake: Path) -> LakeStats:
@@ -231,7 +233,8 @@ def format_stats(stats: LakeStats) -> str:
     widths = [max(len(row[i]) for row in lines) for i in range(len(head))]
     out = []
     for row in lines:
-        cells = [c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        pairs = enumerate(zip(row, widths, strict=True))
+        cells = [c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in pairs]
         out.append("  ".join(cells).rstrip())
     out.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join([f"lake {stats.lake}"] + out)
+    return "\n".join([f"lake {stats.lake}", *out])
