@@ -28,7 +28,7 @@ Files: one sorted Parquet file per table and date, rolled to a new file every
 ``warehouse.parquet_options``, or the one before it with ``--legacy-encoding``; the layout:
 ``{lake}/{table}/venue=binance-usdm/symbol=S/date=D/part-*.parquet``). ``--symbols``
 writes the same data under several symbol names (a multi-instrument lake).
-Not shipped: generate on demand (24 h: ~6 GB on disk).
+Not shipped: generate on demand (24 h: ~0.5 GB on disk, ~0.9 GB with ``--legacy-encoding``).
 """
 
 from __future__ import annotations

@@ -88,7 +88,7 @@ def child_replay(lake: Path) -> dict[str, Any]:
     part = LakeReplaySource(lake, [INST]).build_part("replay", INST, None)
     n = batches = 0
     with RssSampler() as rss:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         while True:
             try:
                 (_, batch), *_ = part.next_batch()
@@ -97,10 +97,12 @@ def child_replay(lake: Path) -> dict[str, Any]:
             n += len(batch)
             batches += 1
         wall = time.perf_counter() - t0
+        cpu = time.process_time() - c0
     return {
         "events": n,
         "batches": batches,
         "wall_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),  # all threads: less sensitive than wall to a shared machine
         "events_per_s": round(n / wall),
         "peak_rss_mb": _peak_mb(),
         "rss_quarters_mb": rss.quarters(),
@@ -207,6 +209,7 @@ def _print_row(r: dict[str, Any]) -> None:
         if x is None:
             continue
         extra = f" (trader loop {x['trader_events_per_s']:,}/s)" if name == "backtest" else ""
+        extra += f" (CPU {x['cpu_s']} s)" if "cpu_s" in x else ""
         print(
             f"  {name:9s} {x['wall_s']:>8} s  {x['events_per_s']:>10,} events/s{extra}  "
             f"peak RSS {x['peak_rss_mb']} MB  (RSS at 1/4..4/4: {x['rss_quarters_mb']})"

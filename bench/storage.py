@@ -60,11 +60,13 @@ class Candidate:
     encodings: dict[str, dict[str, str]] | None  # None: the options of before (LEGACY)
     level: int
     row_group: int
+    statistics: bool = True
 
     def options(self, table: str, schema: pa.Schema) -> dict[str, Any]:
         if self.encodings is None:
             return dict(LEGACY_OPTIONS)
-        return write_options(table, schema, self.encodings, self.level)
+        opts = write_options(table, schema, self.encodings, self.level)
+        return opts if self.statistics else {**opts, "write_statistics": False}
 
     @property
     def is_default(self) -> bool:
@@ -72,6 +74,7 @@ class Candidate:
             self.encodings is ENCODINGS
             and self.level == COMPRESSION_LEVEL
             and self.row_group == ROW_GROUP_ROWS
+            and self.statistics
         )
 
 
@@ -80,9 +83,11 @@ def candidates() -> list[Candidate]:
     out = [Candidate("before: dictionary, zstd 3", None, 3, rg)]
     out.append(Candidate("dictionary, zstd 9", {}, 9, rg))  # the level alone
     out += [Candidate(f"tuned, zstd {lv}", ENCODINGS, lv, rg) for lv in (1, 3, 6, 9, 12, 15)]
+    lv = COMPRESSION_LEVEL
     for n in (65_536, 1_048_576):
-        out.append(Candidate(f"tuned, zstd {COMPRESSION_LEVEL}, rg {n:,}", ENCODINGS,
-                             COMPRESSION_LEVEL, n))  # fmt: skip
+        out.append(Candidate(f"tuned, zstd {lv}, rg {n:,}", ENCODINGS, lv, n))
+    # statistics cost little, and the replay, the merge and the sinks prune row groups by them
+    out.append(Candidate(f"tuned, zstd {lv}, no statistics", ENCODINGS, lv, rg, False))
     return out
 
 
