@@ -14,7 +14,8 @@ docs/scale.md, "Storage"):
   takes the runs);
 * ``DELTA_BYTE_ARRAY`` for trade ids (consecutive ids share their prefix).
 
-Columns not named get pyarrow's default (dictionary, falling back to PLAIN). Encodings
+Columns not named get pyarrow's default (dictionary, falling back to PLAIN). Every page
+carries a CRC, which the lake's readers verify (``page_checksum_verification``). Encodings
 change bytes only: values read back bit for bit, in the same Arrow types, by pyarrow and
 DuckDB, and files written with the old options (dictionary everywhere, zstd level 3)
 read together with new ones.
@@ -96,7 +97,13 @@ def write_options(
     by_column = (ENCODINGS if encodings is None else encodings).get(table or "", {})
     names = set(schema.names)
     chosen = {c: e for c, e in by_column.items() if c in names}
-    opts: dict[str, Any] = {"compression": COMPRESSION, "compression_level": compression_level}
+    opts: dict[str, Any] = {
+        "compression": COMPRESSION,
+        "compression_level": compression_level,
+        # a CRC per page: a damaged page is an error, not wrong numbers (a zstd block stored
+        # raw, e.g. the noisy low bytes of sizes, decodes garbage without complaint)
+        "write_page_checksum": True,
+    }
     if chosen:
         opts["use_dictionary"] = [c for c in schema.names if chosen.get(c, DICT) == DICT]
         opts["column_encoding"] = {c: e for c, e in chosen.items() if e != DICT}

@@ -106,7 +106,7 @@ class Source:
     row_groups: tuple[int, ...] | None = None
 
     def batches(self) -> Iterator[pa.Table]:
-        pf = pq.ParquetFile(self.path)
+        pf = pq.ParquetFile(self.path, page_checksum_verification=True)
         groups = self.row_groups if self.row_groups is not None else range(pf.num_row_groups)
         cols = list(self.columns) if self.columns is not None else None
         for g in groups:
