@@ -10,7 +10,8 @@ the tuned per-column encodings at several zstd levels and row-group sizes. The s
 order is not a candidate: readers need files in ``(recv_ts, ord)`` order. Per candidate
 and table: bytes, bytes/event and MiB per symbol-day (``mm lake stats``'s arithmetic,
 ``warehouse.lake_stats``), write time, full-read time (``pq.read_table``), and the replay
-read of the whole lake (``core.lake.read_events_day``, all tables merged into events).
+read of the whole lake (``core.lake.read_events_day``, all tables merged into events:
+wall and CPU time).
 Every candidate must read back equal to the rows written. Times are the best of
 ``--repeat`` runs (the machine is shared: take them as ratios). ``--columns`` adds each
 column's bytes/row under each encoding, at the default level: the reason for each
@@ -104,12 +105,19 @@ def load_sample(sample: Path, work: Path) -> tuple[dict[str, pa.Table], Path, da
 
 
 def best_of(repeat: int, fn: Callable[[], Any]) -> float:
-    best = float("inf")
+    """Best wall time of ``repeat`` calls."""
+    return best_times(repeat, fn)[0]
+
+
+def best_times(repeat: int, fn: Callable[[], Any]) -> tuple[float, float]:
+    """Best wall and best CPU time (all threads: steadier on a shared machine)."""
+    wall = cpu = float("inf")
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+        wall = min(wall, time.perf_counter() - t0)
+        cpu = min(cpu, time.process_time() - c0)
+    return wall, cpu
 
 
 def write_file(path: Path, t: pa.Table, opts: dict[str, Any], row_group: int) -> None:
@@ -145,7 +153,7 @@ def measure(
             mib_per_day=(st.bytes_per_day or 0) / MIB,
         )
     total = stats.totals()[0]
-    replay_s = best_of(repeat, lambda: read_events_day(lake, VENUE, SYMBOL, day))
+    replay_s, replay_cpu = best_times(repeat, lambda: read_events_day(lake, VENUE, SYMBOL, day))
     return {
         "candidate": cand.name,
         "default": cand.is_default,
@@ -155,6 +163,7 @@ def measure(
         "mib_per_day": (total.bytes_per_day or 0) / MIB,
         "events": total.events,
         "replay_read_s": replay_s,
+        "replay_read_cpu_s": replay_cpu,
     }
 
 
@@ -184,7 +193,9 @@ def column_sizes(tables: dict[str, pa.Table]) -> dict[str, dict[str, dict[str, f
 def _print(results: list[dict[str, Any]], events: int) -> None:
     print(f"sample: {events:,} events; MiB/day = bytes / span x 86,400 s (mm lake stats)")
     head = f"{'candidate':<34} {'B/event':>7} {'MiB/day':>8}  {'write s':>7} {'read s':>7} "
-    head += f"{'replay s':>8}  " + "  ".join(f"{t + ' B/ev, MiB/d':>24}" for t in MARKET_TABLES)
+    head += f"{'replay s':>8} {'CPU s':>5}  " + "  ".join(
+        f"{t + ' B/ev, MiB/d':>24}" for t in MARKET_TABLES
+    )
     print(head)
     for r in results:
         tw = sum(v["write_s"] for v in r["tables"].values())
@@ -196,7 +207,8 @@ def _print(results: list[dict[str, Any]], events: int) -> None:
         mark = " *" if r["default"] else ""
         print(
             f"{r['candidate'] + mark:<34} {r['bytes_per_event']:>7.2f} {r['mib_per_day']:>8.1f}  "
-            f"{tw:>7.3f} {tr:>7.3f} {r['replay_read_s']:>8.3f}  {cells}"
+            f"{tw:>7.3f} {tr:>7.3f} {r['replay_read_s']:>8.3f} {r['replay_read_cpu_s']:>5.2f}  "
+            f"{cells}"
         )
     print("* the default (warehouse.parquet_options)")
 
