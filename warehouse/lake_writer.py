@@ -50,8 +50,9 @@ def atomic_write_parquet(table: pa.Table, path: Path, lake_table: str | None = N
     """Write ``table`` so that ``path`` either does not exist or is complete.
 
     ``lake_table`` names the lake table the rows belong to, for its encodings
-    (``warehouse.parquet_options``); None for other files (an instrument spec). The temp name carries this process's host and pid, so a leftover of a killed writer
-    can be told from a file a live writer is still writing (``warehouse.staging``).
+    (``warehouse.parquet_options``); None for other files (an instrument spec). The temp
+    name carries this process's host and pid, so a leftover of a killed writer can be
+    told from a file a live writer is still writing (``warehouse.staging``).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / temp_name(path.name)

@@ -5,13 +5,14 @@ all take their options from here, so a lake is written the same way whoever writ
 Per column, the encoding that measured smallest on the bundled BTCUSDT sample (see
 docs/scale.md, "Storage"):
 
-* ``DELTA_BINARY_PACKED`` for columns that grow row by row (receive and exchange times,
-  ``ord``, update ids of trades and bbo): deltas are small where the values are not;
+* ``DELTA_BINARY_PACKED`` for columns that grow row by row: ``ord`` everywhere, the
+  receive and exchange times of trades and bbo, bbo update ids, trade prices. Deltas are
+  small where the values are not;
 * ``BYTE_STREAM_SPLIT`` for sizes and for book prices: the high bytes of a tick count
   barely change, and zstd packs those byte streams to almost nothing;
-* dictionary for small enumerations (``kind``, ``side``, ``flags``) and for columns that
-  repeat within a message (a book message's shared times and update ids stay PLAIN: zstd
-  takes the runs);
+* dictionary for small enumerations (``kind``, ``side``, ``flags``);
+* PLAIN for what a book message repeats on each of its rows (receive time, update ids):
+  zstd takes the runs;
 * ``DELTA_BYTE_ARRAY`` for trade ids (consecutive ids share their prefix).
 
 Columns not named get pyarrow's default (dictionary, falling back to PLAIN). Every page
