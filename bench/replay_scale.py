@@ -1,6 +1,6 @@
 """Replay at scale: backtest wall time, events/s and peak RSS on generated multi-hour lakes.
 
-    python -m bench.replay_scale [--hours 1,6] [--dir DIR] [--json] [--keep]
+    python -m bench.replay_scale [--hours 1,6] [--dir DIR] [--json] [--legacy-encoding]
 
 For each length, ``bench.make_day`` writes a lake (copies of the bundled Binance sample,
 see its docstring), then two fresh processes run on it, so each peak RSS is its own:
@@ -12,7 +12,8 @@ see its docstring), then two fresh processes run on it, so each peak RSS is its 
 RSS is sampled every 0.5 s; the report gives the peak and the RSS at each quarter of
 the run. If memory does not depend on the length of the data, the peaks of a 1 h and
 a 6 h lake are about the same. Lakes go to a temporary folder unless ``--dir`` names
-one (kept and reused: generating 24 h takes ~1-2 min).
+one (kept and reused: generating 24 h takes ~1-2 min). ``--legacy-encoding`` generates
+them in the Parquet encoding of before ``bench.storage`` tuned it (to compare replay speed).
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def child_replay(lake: Path) -> dict[str, Any]:
     part = LakeReplaySource(lake, [INST]).build_part("replay", INST, None)
     n = batches = 0
     with RssSampler() as rss:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         while True:
             try:
                 (_, batch), *_ = part.next_batch()
@@ -96,10 +97,12 @@ def child_replay(lake: Path) -> dict[str, Any]:
             n += len(batch)
             batches += 1
         wall = time.perf_counter() - t0
+        cpu = time.process_time() - c0
     return {
         "events": n,
         "batches": batches,
         "wall_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),  # all threads: less sensitive than wall to a shared machine
         "events_per_s": round(n / wall),
         "peak_rss_mb": _peak_mb(),
         "rss_quarters_mb": rss.quarters(),
@@ -139,11 +142,11 @@ def _child(args: list[str]) -> dict[str, Any]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def lake_for(base: Path, hours: float) -> tuple[Path, dict[str, Any]]:
+def lake_for(base: Path, hours: float, legacy: bool = False) -> tuple[Path, dict[str, Any]]:
     """A generated lake of ``hours`` under ``base`` (reused if already complete)."""
     from bench.make_day import make_day
 
-    lake = base / f"lake-{hours:g}h"
+    lake = base / f"lake-{hours:g}h{'-legacy' if legacy else ''}"
     done = lake / ".made.json"
     if done.is_file():
         return lake, json.loads(done.read_text())
@@ -151,7 +154,7 @@ def lake_for(base: Path, hours: float) -> tuple[Path, dict[str, Any]]:
         import shutil
 
         shutil.rmtree(lake)  # an earlier run stopped half-way
-    made = make_day(lake, hours=hours, progress=sys.stderr.isatty())
+    made = make_day(lake, hours=hours, progress=sys.stderr.isatty(), legacy_encoding=legacy)
     info = {"copies": made.copies, "events": made.events, "make_s": round(made.seconds, 1)}
     info["lake_mb"] = round(sum(f.stat().st_size for f in lake.rglob("*.parquet")) / 2**20)
     done.write_text(json.dumps(info))
@@ -165,6 +168,9 @@ def main() -> None:
     ap.add_argument("--hours", default="1,6", help="comma-separated lengths (default 1,6)")
     ap.add_argument("--dir", type=Path, help="where generated lakes are kept and reused")
     ap.add_argument("--no-backtest", action="store_true", help="replay only")
+    ap.add_argument(
+        "--legacy-encoding", action="store_true", help="lakes in the Parquet encoding of before"
+    )
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -181,7 +187,7 @@ def main() -> None:
         base.mkdir(parents=True, exist_ok=True)
         results = []
         for h in hours:
-            lake, info = lake_for(base, h)
+            lake, info = lake_for(base, h, args.legacy_encoding)
             row: dict[str, Any] = {"hours": h, **info, "replay": _child(["replay", str(lake)])}
             if not args.no_backtest:
                 out = Path(tmp) / f"run-{h:g}h"
@@ -203,6 +209,7 @@ def _print_row(r: dict[str, Any]) -> None:
         if x is None:
             continue
         extra = f" (trader loop {x['trader_events_per_s']:,}/s)" if name == "backtest" else ""
+        extra += f" (CPU {x['cpu_s']} s)" if "cpu_s" in x else ""
         print(
             f"  {name:9s} {x['wall_s']:>8} s  {x['events_per_s']:>10,} events/s{extra}  "
             f"peak RSS {x['peak_rss_mb']} MB  (RSS at 1/4..4/4: {x['rss_quarters_mb']})"

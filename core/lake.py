@@ -305,7 +305,7 @@ def read_partition(
     files = data_files(partition_dir(lake, table, venue, symbol, day))
     if not files:
         return tdef.schema.empty_table()
-    parts = [pq.read_table(f, schema=tdef.schema) for f in files]
+    parts = [pq.read_table(f, schema=tdef.schema, page_checksum_verification=True) for f in files]
     t = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
     if start_ns is not None or end_ns is not None:
         ts = t.column(tdef.time_col).to_numpy()
@@ -370,7 +370,7 @@ _EVENT_COLUMNS = {
     "trades": ["recv_ts", "exch_ts", "ord", "price", "qty", "side"],
     "bbo": list(TABLES["bbo"].schema.names),
 }
-_EVENTS_PER_ROW = {"book_deltas": 1, "trades": 1, "bbo": 2}
+EVENTS_PER_ROW = {"book_deltas": 1, "trades": 1, "bbo": 2}  # a bbo row is a bid and an ask event
 
 CHUNK_ROWS = 65_536  # rows read from one file at a time: bounds replay memory
 
@@ -413,7 +413,7 @@ def _plan_file(
         lows.append(lo if start_ns is None else max(lo, start_ns))
         inside = (start_ns is None or lo >= start_ns) and (end_ns is None or hi < end_ns)
         if rows is not None:
-            rows = rows + rg.num_rows * _EVENTS_PER_ROW[table] if inside else None
+            rows = rows + rg.num_rows * EVENTS_PER_ROW[table] if inside else None
     if not groups:
         return None
     return _FilePlan(path, table, groups, min(lows), rows)
@@ -424,8 +424,9 @@ def _file_events(
 ) -> Iterator[np.ndarray]:
     """One file's events in file order, ``chunk_rows`` rows at a time, time-filtered."""
     convert = _TO_EVENTS[plan.table]
-    # pre_buffer=False: decode page by page; pre-buffering holds whole column chunks
-    pf = pq.ParquetFile(plan.path, pre_buffer=False)
+    # pre_buffer=False: decode page by page; pre-buffering holds whole column chunks. Pages
+    # with a CRC (warehouse.parquet_options) are verified: damage is an error, not data
+    pf = pq.ParquetFile(plan.path, pre_buffer=False, page_checksum_verification=True)
     try:
         for batch in pf.iter_batches(
             batch_size=chunk_rows, row_groups=plan.row_groups, columns=_EVENT_COLUMNS[plan.table]

@@ -157,10 +157,16 @@ def plan_groups(
     return [g for g in groups if len(g) >= 2]
 
 
+def _read(path: Path, schema: pa.Schema) -> pa.Table:
+    """A whole file, its page checksums verified: compaction never copies a damaged page
+    into a new file (whose own checksums would then vouch for it)."""
+    return pq.read_table(path, schema=schema, page_checksum_verification=True)
+
+
 def merge_group(directory: Path, group: list[Path], table: str) -> Path | None:
     """Replace ``group`` by one sorted file, in the crash-safe order of the module doc."""
     tdef = table_def(table)
-    merged = pa.concat_tables([pq.read_table(f, schema=tdef.schema) for f in group])
+    merged = pa.concat_tables([_read(f, tdef.schema) for f in group])
     return _replace(directory, group, merged, table, "c")
 
 
@@ -185,7 +191,7 @@ def _replace(directory: Path, old: list[Path], rows: pa.Table, table: str, tag: 
     if new.exists():
         raise LakeError(f"compaction target {new} already exists", "remove it if it is not data")
     _write_json(journal, {"new": new.name, "old": [f.name for f in old], "rows": n})
-    atomic_write_parquet(rows, new)
+    atomic_write_parquet(rows, new, table)
     _fsync_dir(directory)
     if _num_rows(new) != n:  # never delete the originals of a bad copy
         new.unlink()
@@ -242,7 +248,7 @@ def dedupe_partition(directory: Path, table: str, dry_run: bool = False) -> Dedu
         if dry_run:
             out.left += [f] if keep.any() else []
             continue
-        new = _replace(directory, [f], pq.read_table(f, schema=schema).filter(keep), table, "d")
+        new = _replace(directory, [f], _read(f, schema).filter(keep), table, "d")
         out.left += [new] if new is not None else []
     out.left.sort()
     return out

@@ -28,10 +28,8 @@ from core.lake import (
     table_def,
 )
 from core.timeutil import EPOCH, NS_PER_DAY
+from warehouse.parquet_options import ROW_GROUP_ROWS, write_options
 from warehouse.staging import temp_name
-
-COMPRESSION = "zstd"
-COMPRESSION_LEVEL = 3
 
 
 @dataclass
@@ -48,16 +46,19 @@ class WriteResult:
         self.files += other.files
 
 
-def atomic_write_parquet(table: pa.Table, path: Path) -> None:
+def atomic_write_parquet(table: pa.Table, path: Path, lake_table: str | None = None) -> None:
     """Write ``table`` so that ``path`` either does not exist or is complete.
 
-    The temp name carries this process's host and pid, so a leftover of a killed writer
-    can be told from a file a live writer is still writing (``warehouse.staging``).
+    ``lake_table`` names the lake table the rows belong to, for its encodings
+    (``warehouse.parquet_options``); None for other files (an instrument spec). The temp
+    name carries this process's host and pid, so a leftover of a killed writer can be
+    told from a file a live writer is still writing (``warehouse.staging``).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / temp_name(path.name)
     try:
-        pq.write_table(table, tmp, compression=COMPRESSION, compression_level=COMPRESSION_LEVEL)
+        opts = write_options(lake_table, table.schema)
+        pq.write_table(table, tmp, row_group_size=ROW_GROUP_ROWS, **opts)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -139,7 +140,7 @@ def write_partition(
         arrow = rows.to_arrow().cast(tdef.schema)
         first = int(rows[tdef.order[0]][0]) if tdef.order else 0
         name = f"part-{first:020d}-{uuid.uuid4().hex[:12]}.parquet"
-        atomic_write_parquet(arrow, directory / name)
+        atomic_write_parquet(arrow, directory / name, table)
         result.files = 1
     return result
 

@@ -39,9 +39,8 @@ import pyarrow.parquet as pq
 
 from core.lake import table_def
 from warehouse.import_runs import STAGING_OPTIONS, Run
-from warehouse.lake_writer import COMPRESSION, COMPRESSION_LEVEL
+from warehouse.parquet_options import ROW_GROUP_ROWS, write_options
 
-ROW_GROUP_ROWS = 262_144  # rows per row group of a written partition file
 WINDOW_ROWS = 262_144  # new rows gathered before one dedupe step
 FAN_IN = 16  # runs merged at once; more are first merged in passes
 BUCKET_ROWS = 500_000  # keys per dedupe bucket (key-only dedupe)
@@ -107,7 +106,7 @@ class Source:
     row_groups: tuple[int, ...] | None = None
 
     def batches(self) -> Iterator[pa.Table]:
-        pf = pq.ParquetFile(self.path)
+        pf = pq.ParquetFile(self.path, page_checksum_verification=True)
         groups = self.row_groups if self.row_groups is not None else range(pf.num_row_groups)
         cols = list(self.columns) if self.columns is not None else None
         for g in groups:
@@ -237,10 +236,11 @@ def reduce_runs(runs: list[Run], order: tuple[str, ...], work: Path) -> list[Run
 class _Output:
     """The partition's new file, written in row groups of exactly ``ROW_GROUP_ROWS``."""
 
-    def __init__(self, path: Path, schema: pa.Schema, time_col: str) -> None:
+    def __init__(self, path: Path, table: str) -> None:
         self.path = path
-        self.schema = schema
-        self.time_col = time_col
+        self.table = table
+        self.schema = table_def(table).schema
+        self.time_col = table_def(table).time_col
         self.rows = 0
         self.first_time = 0
         self._writer: pq.ParquetWriter | None = None
@@ -262,12 +262,8 @@ class _Output:
 
     def _write_group(self, t: pa.Table) -> None:
         if self._writer is None:
-            self._writer = pq.ParquetWriter(
-                self.path,
-                self.schema,
-                compression=COMPRESSION,
-                compression_level=COMPRESSION_LEVEL,
-            )
+            opts = write_options(self.table, self.schema)
+            self._writer = pq.ParquetWriter(self.path, self.schema, **opts)
         self._writer.write_table(t.cast(self.schema), row_group_size=ROW_GROUP_ROWS)
         self.rows += t.num_rows
 
@@ -470,14 +466,14 @@ def merge_partition(
         groups = overlapping_groups(f, tdef.time_col, lo, hi) if time_keyed else None
         if groups != ():
             existing.append(Source(f, tdef.key, groups))
-    out = _Output(out_path, tdef.schema, tdef.time_col)
+    out = _Output(out_path, table)
     try:
         if time_keyed:
             try:
                 _windowed(runs, existing, table, out, progress)
             except _Unsorted:  # an existing file out of time order: dedupe by key buckets
                 out.discard()
-                out = _Output(out_path, tdef.schema, tdef.time_col)
+                out = _Output(out_path, table)
                 _bucketed(runs, existing, table, out, work / "buckets", progress)
         else:
             _bucketed(runs, existing, table, out, work / "buckets", progress)

@@ -165,7 +165,7 @@ def test_crash_before_the_merged_file_is_committed_loses_nothing(
     before = snapshot(lake)
     state = files(lake)
 
-    def boom(table: object, path: Path) -> None:
+    def boom(table: object, path: Path, lake_table: str | None = None) -> None:
         raise OSError("simulated crash while writing")
 
     monkeypatch.setattr(compact, "atomic_write_parquet", boom)
