@@ -40,8 +40,8 @@ def run_params(
     marks = {max(1, (n * (k + 1)) // (checkpoints + 1)): k for k in range(checkpoints)} if n else {}
     for i, batch in enumerate(data.batches, start=1):
         trader.on_market(batch)
-        if on_checkpoint is not None and i in marks and i < n:
-            if not on_checkpoint(marks[i], run_summary(trader)):
-                return None
+        stop = on_checkpoint is not None and i in marks and i < n
+        if stop and not on_checkpoint(marks[i], run_summary(trader)):
+            return None
     out = trader.finish()
     return out.summary

@@ -33,7 +33,10 @@ class Decision:
 def decide(current: float, new: float, min_improvement: float) -> tuple[bool, str]:
     gain = new - current
     if gain > min_improvement:
-        return True, f"out-of-sample score {new:.6g} beats the current {current:.6g} by {gain:.6g} > {min_improvement:g}"
+        return (
+            True,
+            f"out-of-sample score {new:.6g} beats the current {current:.6g} by {gain:.6g} > {min_improvement:g}",
+        )
     return False, (
         f"out-of-sample score {new:.6g} does not beat the current {current:.6g} by more than"
         f" {min_improvement:g} (gain {gain:.6g}); kept the current file"
@@ -53,4 +56,13 @@ def gate(
     applied, reason = decide(current_score, new_score, min_improvement)
     if applied:
         write_params_file(target, new_data, header)
-    return Decision(applied, reason, str(target), current_score, new_score, min_improvement, test, time.time_ns())
+    return Decision(
+        applied,
+        reason,
+        str(target),
+        current_score,
+        new_score,
+        min_improvement,
+        test,
+        time.time_ns(),
+    )

@@ -51,7 +51,8 @@ class Weights:
             key = key.strip()
             if not sep or key not in known:
                 raise ConfigError(
-                    f"bad weight {part.strip()!r}", f"write NAME=NUMBER with NAME one of {', '.join(sorted(known))}"
+                    f"bad weight {part.strip()!r}",
+                    f"write NAME=NUMBER with NAME one of {', '.join(sorted(known))}",
                 )
             try:
                 values[key] = float(value)
@@ -83,7 +84,9 @@ def score(summary: dict[str, Any], params: StrategyParams, w: Weights) -> float:
     dd = summary["max_drawdown"] / capital * 100
     fill = summary.get("fill_rate") or 0.0
     inv = (summary.get("avg_abs_inventory_usd") or 0.0) / params.risk.max_position_usd
-    return w.sharpe * sharpe + w.pnl * ret - w.drawdown * dd + w.fill_rate * fill - w.inventory * inv
+    return (
+        w.sharpe * sharpe + w.pnl * ret - w.drawdown * dd + w.fill_rate * fill - w.inventory * inv
+    )
 
 
 def score_inputs(summary: dict[str, Any]) -> dict[str, Any]:

@@ -56,10 +56,16 @@ class OptimizeRequest:
     progress: bool = True
 
 
-def _evaluate(data: WindowData, params: StrategyParams, w: Weights, engine: str | None) -> dict[str, Any]:
+def _evaluate(
+    data: WindowData, params: StrategyParams, w: Weights, engine: str | None
+) -> dict[str, Any]:
     summary = run_params(data, params, engine=engine)
     assert summary is not None
-    return {"score": score(summary, params, w), "breach": breach(summary, params), **score_inputs(summary)}
+    return {
+        "score": score(summary, params, w),
+        "breach": breach(summary, params),
+        **score_inputs(summary),
+    }
 
 
 def optimize(req: OptimizeRequest) -> dict[str, Any]:
@@ -70,7 +76,9 @@ def optimize(req: OptimizeRequest) -> dict[str, Any]:
         raise MMError(f"--trials must be at least 1, got {req.trials}")
     if req.out.exists() and not req.out.is_dir():
         raise MMError(f"{req.out} is not a directory", "choose another --out")
-    folds = walk_windows(parse_window(req.train, "train window"), parse_window(req.test, "test window"), req.walk)
+    folds = walk_windows(
+        parse_window(req.train, "train window"), parse_window(req.test, "test window"), req.walk
+    )
     space = load_space(req.space)
     sampler = resolve_sampler(req.sampler, space, req.screen or req.trials)
     baseline_file = req.params or req.apply_to
@@ -87,7 +95,16 @@ def optimize(req: OptimizeRequest) -> dict[str, Any]:
         for tr, te in folds
     ]
     results = [
-        _fold(req, space, sampler, storage, name if len(folds) == 1 else f"{name}/walk{i}", base, tr, te)
+        _fold(
+            req,
+            space,
+            sampler,
+            storage,
+            name if len(folds) == 1 else f"{name}/walk{i}",
+            base,
+            tr,
+            te,
+        )
         for i, (tr, te) in enumerate(loaded)
     ]
     last = results[-1]
@@ -118,11 +135,17 @@ def optimize(req: OptimizeRequest) -> dict[str, Any]:
     if len(folds) > 1:
         report["walk"] = [
             {k: r[k] for k in ("study", "train", "test")}
-            | {"best_test_score": r["best"]["test"]["score"], "baseline_test_score": r["baseline"]["test"]["score"], "best_params": r["best"]["params"]}
+            | {
+                "best_test_score": r["best"]["test"]["score"],
+                "baseline_test_score": r["baseline"]["test"]["score"],
+                "best_params": r["best"]["params"],
+            }
             for r in results
         ]
     if req.apply_to is not None:
-        report["decision"] = apply_gate(req.lake, report, best_data, req.apply_to, req.min_improvement, header)
+        report["decision"] = apply_gate(
+            req.lake, report, best_data, req.apply_to, req.min_improvement, header
+        )
     atomic_write_json(req.out / "optimize.json", report)
     return report
 
@@ -182,13 +205,22 @@ def _fold(
         for t in candidates:
             params = apply_values(base, t.params)
             full = _evaluate(train, params, req.weights, req.engine)
-            rows.append({"trial": t.number, "params": t.params, "screen_score": t.value, "full_score": full["score"]})
+            rows.append(
+                {
+                    "trial": t.number,
+                    "params": t.params,
+                    "screen_score": t.value,
+                    "full_score": full["score"],
+                }
+            )
         rows.sort(key=lambda r: (-r["full_score"], r["trial"]))
         screen = {
             "study": study.study_name,
             "trials": len(study.trials),
             "confirmed": rows,
-            "rank_agreement": spearman([r["screen_score"] for r in rows], [r["full_score"] for r in rows]),
+            "rank_agreement": spearman(
+                [r["screen_score"] for r in rows], [r["full_score"] for r in rows]
+            ),
         }
         best_number, best_values = rows[0]["trial"], rows[0]["params"]
         study_name, n_trials = study.study_name, len(study.trials)
@@ -198,7 +230,9 @@ def _fold(
         try:
             best_trial = study.best_trial
         except ValueError:
-            raise MMError(f"no trial of study {name!r} completed (all pruned or failed)", "raise --trials") from None
+            raise MMError(
+                f"no trial of study {name!r} completed (all pruned or failed)", "raise --trials"
+            ) from None
         best_number, best_values = best_trial.number, best_trial.params
         study_name, n_trials = study.study_name, len(study.trials)
     best = apply_values(base, best_values)

@@ -19,13 +19,20 @@ SCREEN_SHARE = 0.25
 
 def cheap_params(params: StrategyParams) -> StrategyParams:
     """The same strategy on a venue with no latency."""
-    sim = params.sim.model_copy(update={"order_latency_ms": 0.0, "response_latency_ms": 0.0, "md_latency": "constant", "md_latency_ms": 0.0})
+    sim = params.sim.model_copy(
+        update={
+            "order_latency_ms": 0.0,
+            "response_latency_ms": 0.0,
+            "md_latency": "constant",
+            "md_latency_ms": 0.0,
+        }
+    )
     return params.model_copy(update={"sim": sim})
 
 
 def cheap_data(data: WindowData, share: float = SCREEN_SHARE) -> WindowData:
     """The first ``share`` of the window's batches (at least one)."""
-    n = max(1, int(round(len(data.batches) * share)))
+    n = max(1, round(len(data.batches) * share))
     return WindowData(data.spec, data.window, data.batches[:n], data.seeded)
 
 

@@ -58,7 +58,7 @@ class Dimension:
                 f"{self.path}: a float range has no grid",
                 "give it a step, or use --sampler tpe / random",
             )
-        n = int(math.floor((self.high - self.low) / self.step + 1e-9))
+        n = math.floor((self.high - self.low) / self.step + 1e-9)
         return [round(self.low + i * self.step, 12) for i in range(n + 1)]
 
     def to_dict(self) -> dict[str, Any]:
@@ -107,7 +107,9 @@ def _field_type(path: str) -> Any:
         ann = fields[part].annotation
         if i < len(parts) - 1:
             if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
-                raise SpaceError(f"unknown parameter path {path!r}: {part!r} is a value, not a group")
+                raise SpaceError(
+                    f"unknown parameter path {path!r}: {part!r} is a value, not a group"
+                )
             model = ann
         elif isinstance(ann, type) and issubclass(ann, BaseModel):
             raise SpaceError(
@@ -138,16 +140,23 @@ def _check_value(path: str, value: Any, what: str) -> None:
         apply_values(StrategyParams(), {path: value})
     except ValidationError as exc:
         msg = exc.errors()[0].get("msg", "invalid")
-        raise SpaceError(f"{path}: {what} {value!r} is not a valid value ({msg})", "fix the space file") from None
+        raise SpaceError(
+            f"{path}: {what} {value!r} is not a valid value ({msg})", "fix the space file"
+        ) from None
 
 
 def _dimension(path: str, spec: Any) -> Dimension:
     ann = _field_type(path)
     if not isinstance(spec, dict):
-        raise SpaceError(f"{path}: expected a mapping with low/high or choices, got {spec!r}", "fix the space file")
+        raise SpaceError(
+            f"{path}: expected a mapping with low/high or choices, got {spec!r}",
+            "fix the space file",
+        )
     unknown = set(spec) - {"low", "high", "step", "log", "choices"}
     if unknown:
-        raise SpaceError(f"{path}: unknown keys {sorted(unknown)}", "use low, high, step, log or choices")
+        raise SpaceError(
+            f"{path}: unknown keys {sorted(unknown)}", "use low, high, step, log or choices"
+        )
     if "choices" in spec:
         choices = spec["choices"]
         if not isinstance(choices, list) or not choices:
@@ -159,20 +168,28 @@ def _dimension(path: str, spec: Any) -> Dimension:
         raise SpaceError(f"{path}: a range needs both low and high", "or give choices")
     kind = "int" if ann is int else "float" if ann in (float, float | None) else None
     if kind is None:
-        raise SpaceError(f"{path}: a {getattr(ann, '__name__', ann)} field cannot take a range", "give choices")
+        raise SpaceError(
+            f"{path}: a {getattr(ann, '__name__', ann)} field cannot take a range", "give choices"
+        )
     low, high = spec["low"], spec["high"]
     for name, v in (("low", low), ("high", high)):
         if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
             raise SpaceError(f"{path}: {name} must be a number, got {v!r}", "fix the space file")
     if kind == "int" and (int(low) != low or int(high) != high):
-        raise SpaceError(f"{path}: an integer field needs whole-number bounds", "fix the space file")
+        raise SpaceError(
+            f"{path}: an integer field needs whole-number bounds", "fix the space file"
+        )
     if low >= high:
         raise SpaceError(f"{path}: low {low} is not below high {high}", "fix the space file")
     _check_value(path, int(low) if kind == "int" else float(low), "low")
     _check_value(path, int(high) if kind == "int" else float(high), "high")
     step = spec.get("step")
-    if step is not None and (isinstance(step, bool) or not isinstance(step, int | float) or step <= 0):
-        raise SpaceError(f"{path}: step must be a positive number, got {step!r}", "fix the space file")
+    if step is not None and (
+        isinstance(step, bool) or not isinstance(step, int | float) or step <= 0
+    ):
+        raise SpaceError(
+            f"{path}: step must be a positive number, got {step!r}", "fix the space file"
+        )
     log = bool(spec.get("log", False))
     if log and (low <= 0 or step is not None):
         raise SpaceError(f"{path}: a log range needs low > 0 and no step", "fix the space file")
@@ -189,7 +206,9 @@ def load_space(path: Path | None = None) -> Space:
     except yaml.YAMLError:
         raise SpaceError(f"space file {path} is not valid YAML") from None
     if not isinstance(data, dict) or not isinstance(data.get("params"), dict) or not data["params"]:
-        raise SpaceError(f"space file {path} has no params mapping", "write params: {PATH: {low: .., high: ..}}")
+        raise SpaceError(
+            f"space file {path} has no params mapping", "write params: {PATH: {low: .., high: ..}}"
+        )
     return Space(tuple(_dimension(str(p), s) for p, s in data["params"].items()), str(path))
 
 
@@ -201,7 +220,9 @@ def suggest(trial: Any, space: Space) -> dict[str, Any]:
             out[d.path] = trial.suggest_categorical(d.path, list(d.choices))
         elif d.kind == "int":
             assert d.low is not None and d.high is not None
-            out[d.path] = trial.suggest_int(d.path, int(d.low), int(d.high), step=int(d.step or 1), log=d.log)
+            out[d.path] = trial.suggest_int(
+                d.path, int(d.low), int(d.high), step=int(d.step or 1), log=d.log
+            )
         else:
             assert d.low is not None and d.high is not None
             out[d.path] = trial.suggest_float(d.path, d.low, d.high, step=d.step, log=d.log)

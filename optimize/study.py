@@ -73,7 +73,9 @@ def make_sampler(spec: StudySpec, worker: int) -> Any:
         return optuna.samplers.GridSampler(grid, seed=seed)
     if spec.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, max(2, 2 * len(spec.space.dims))))
+    return optuna.samplers.TPESampler(
+        seed=seed, n_startup_trials=min(10, max(2, 2 * len(spec.space.dims)))
+    )
 
 
 def load_study(spec: StudySpec, worker: int = 0) -> Any:
@@ -159,7 +161,13 @@ def _worker(spec: StudySpec, worker: int, n_trials: int) -> None:
     study.optimize(objective_for(spec, worker_data(spec)), n_trials=n_trials)
 
 
-def run_study(spec: StudySpec, trials: int, jobs: int = 1, progress: bool = True, data: WindowData | None = None) -> Any:
+def run_study(
+    spec: StudySpec,
+    trials: int,
+    jobs: int = 1,
+    progress: bool = True,
+    data: WindowData | None = None,
+) -> Any:
     """Run ``trials`` more trials (shared over ``jobs`` processes); returns the study."""
     if trials < 1:
         raise StudyError(f"--trials must be at least 1, got {trials}")
@@ -169,7 +177,11 @@ def run_study(spec: StudySpec, trials: int, jobs: int = 1, progress: bool = True
     data = data or worker_data(spec)
     shares = [trials // jobs + (1 if i < trials % jobs else 0) for i in range(jobs)]
     ctx = mp.get_context("spawn")  # no forked SQLAlchemy connections or Prefect threads
-    procs = [ctx.Process(target=_worker, args=(spec, i, n), daemon=True) for i, n in enumerate(shares) if i and n]
+    procs = [
+        ctx.Process(target=_worker, args=(spec, i, n), daemon=True)
+        for i, n in enumerate(shares)
+        if i and n
+    ]
     for p in procs:
         p.start()
     before = len(study.trials)
@@ -194,5 +206,8 @@ def run_study(spec: StudySpec, trials: int, jobs: int = 1, progress: bool = True
         bar.close()
     failed = [p.exitcode for p in procs if p.exitcode]
     if failed:
-        raise StudyError(f"{len(failed)} worker process(es) failed (exit codes {failed})", "rerun with --jobs 1 to see the error")
+        raise StudyError(
+            f"{len(failed)} worker process(es) failed (exit codes {failed})",
+            "rerun with --jobs 1 to see the error",
+        )
     return study

@@ -97,17 +97,21 @@ class WindowData:
         return sum(len(b) for b in self.batches)
 
 
-def load_window(lake: Path, venue: str, symbol: str, window: Window, what: str = "window") -> WindowData:
+def load_window(
+    lake: Path, venue: str, symbol: str, window: Window, what: str = "window"
+) -> WindowData:
     """The window's events (raises LakeError naming the lake's span if it holds none)."""
     try:
         require_data(lake, venue, symbol, window.start_ns, window.end_ns)
     except MMError as exc:
-        raise type(exc)(f"{what} {window.text}: {exc.message}", exc.hint) from None
+        raise type(exc)(f"{what}: {exc.message}", exc.hint) from None
     spec = read_instrument(lake, venue, symbol)
     chunks: list[np.ndarray] = []
     for day in event_days(lake, venue, symbol, window.start_ns, window.end_ns):
         chunks.extend(
-            iter_events_day(lake, venue, symbol, day, day_window(day, window.start_ns), window.end_ns)
+            iter_events_day(
+                lake, venue, symbol, day, day_window(day, window.start_ns), window.end_ns
+            )
         )
     seed = _seed_snapshot(lake, spec, window.start_ns, chunks)
     if seed is not None:

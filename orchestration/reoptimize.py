@@ -39,7 +39,9 @@ def yesterday_utc() -> str:
 
 
 @task(name="plan-walk-forward-windows", retries=0)
-def plan_windows(lake: str, venue: str, symbol: str, day: str, folds: int = WALK_FOLDS) -> dict[str, str]:
+def plan_windows(
+    lake: str, venue: str, symbol: str, day: str, folds: int = WALK_FOLDS
+) -> dict[str, str]:
     """The first train/test pair over the day's recorded span (later folds roll forward)."""
     try:
         d = date.fromisoformat(day)
@@ -48,7 +50,9 @@ def plan_windows(lake: str, venue: str, symbol: str, day: str, folds: int = WALK
     lo = date_to_ns(d)
     span = lake_span(Path(lake), venue, symbol, lo, lo + NS_PER_DAY)
     if not span.rows or span.first_ns is None or span.last_ns is None:
-        raise MMError(f"no market data for {venue}:{symbol} on {day}", "record that day first, or pass day=")
+        raise MMError(
+            f"no market data for {venue}:{symbol} on {day}", "record that day first, or pass day="
+        )
     start, end = span.first_ns, span.last_ns + 1
     train_len = int((end - start) * TRAIN_SHARE)
     test_len = (end - start - train_len) // folds
@@ -124,7 +128,9 @@ def reoptimize(
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--lake", default="data/lake")
     ap.add_argument("--venue", default="bybit")
     ap.add_argument("--symbol", default="BTCUSDT")
