@@ -1,7 +1,7 @@
 """Where a study lives: any SQLAlchemy URL optuna accepts, checked before a trial runs.
 
 Default: a SQLite file in the lake (``optimize/optuna.db``), or ``MM_OPTUNA_STORAGE``
-(the compose Postgres: ``postgresql+psycopg2://mm:mm@localhost:5432/optuna``). Several
+(the compose Postgres: ``postgresql+psycopg://mm:mm@localhost:5432/optuna``). Several
 worker processes share one study through it.
 """
 
@@ -83,5 +83,5 @@ def _check_driver(url: str) -> None:
     except (ArgumentError, NoSuchModuleError) as exc:
         raise StorageError(
             f"storage {redact(url)} is not a database URL: {exc}",
-            "use e.g. sqlite:///study.db or postgresql+psycopg2://mm:mm@localhost:5432/optuna",
+            "use e.g. sqlite:///study.db or postgresql+psycopg://mm:mm@localhost:5432/optuna",
         ) from None
