@@ -26,7 +26,7 @@ from optimize.space import Space, apply_values, load_space
 from optimize.storage import default_storage, open_storage, redact
 from optimize.study import StudySpec, resolve_sampler, run_study
 from optimize.walk import walk_windows
-from optimize.window import WindowData, load_window, parse_window
+from optimize.window import WindowData, check_window, load_window, parse_window
 from warehouse.runs import atomic_write_json
 
 
@@ -87,26 +87,16 @@ def optimize(req: OptimizeRequest) -> dict[str, Any]:
     storage = req.storage or default_storage(req.lake)
     open_storage(storage)  # unreachable: one line now, not after loading data
     name = req.study or f"{req.venue}:{req.symbol}:{folds[0][0].text}"
-    loaded = [
-        (
-            load_window(req.lake, req.venue, req.symbol, tr, "train window"),
-            load_window(req.lake, req.venue, req.symbol, te, "test window"),
-        )
-        for tr, te in folds
-    ]
-    results = [
-        _fold(
-            req,
-            space,
-            sampler,
-            storage,
-            name if len(folds) == 1 else f"{name}/walk{i}",
-            base,
-            tr,
-            te,
-        )
-        for i, (tr, te) in enumerate(loaded)
-    ]
+    for tr, te in folds:  # every window must hold data before the first trial runs
+        check_window(req.lake, req.venue, req.symbol, tr, "train window")
+        check_window(req.lake, req.venue, req.symbol, te, "test window")
+    current = load_params_file(req.apply_to) if req.apply_to is not None else None
+    results = []
+    for i, (tr, te) in enumerate(folds):  # one fold's events in memory at a time
+        fold_name = name if len(folds) == 1 else f"{name}/walk{i}"
+        train = load_window(req.lake, req.venue, req.symbol, tr, "train window")
+        test = load_window(req.lake, req.venue, req.symbol, te, "test window")
+        results.append(_fold(req, space, sampler, storage, fold_name, base, current, train, test))
     last = results[-1]
     best_values = last["best"]["params"]
     best_data = with_values(raw, best_values)
@@ -128,7 +118,7 @@ def optimize(req: OptimizeRequest) -> dict[str, Any]:
         "space": space.to_dict(),
         "space_file": space.source,
         "baseline_file": str(baseline_file) if baseline_file else None,
-        **{k: last[k] for k in ("study", "trials", "train", "test", "best", "baseline")},
+        **{k: last[k] for k in ("study", "trials", "train", "test", "best", "baseline", "current")},
         "screen": last.get("screen"),
         "best_file": str(req.out / "best.yaml"),
     }
@@ -160,9 +150,11 @@ def apply_gate(
 ) -> dict[str, Any]:
     """Gate ``target`` on the report's out-of-sample scores; record the decision in the lake.
 
-    The report's baseline must be ``target``'s own params (``mm optimize`` makes it so)."""
+    The current score is the report's ``current`` (``target``'s params on the test
+    window, when ``mm optimize`` had ``--apply-to``), else its baseline's."""
+    now = (report.get("current") or report["baseline"])["test"]["score"]
     decision = gate(
-        target, best_data, report["baseline"]["test"]["score"], report["best"]["test"]["score"],
+        target, best_data, now, report["best"]["test"]["score"],
         min_improvement, report["test"]["window"], header,
     )  # fmt: skip
     history.append_decision(
@@ -185,6 +177,7 @@ def _fold(
     storage: str,
     name: str,
     base: StrategyParams,
+    current: StrategyParams | None,
     train: WindowData,
     test: WindowData,
 ) -> dict[str, Any]:
@@ -251,6 +244,9 @@ def _fold(
             "train": _evaluate(train, base, req.weights, req.engine),
             "test": _evaluate(test, base, req.weights, req.engine),
         },
+        "current": (
+            None if current is None else {"test": _evaluate(test, current, req.weights, req.engine)}
+        ),
         "screen": screen,
     }
 

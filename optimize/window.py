@@ -97,14 +97,19 @@ class WindowData:
         return sum(len(b) for b in self.batches)
 
 
-def load_window(
-    lake: Path, venue: str, symbol: str, window: Window, what: str = "window"
-) -> WindowData:
-    """The window's events (raises LakeError naming the lake's span if it holds none)."""
+def check_window(lake: Path, venue: str, symbol: str, window: Window, what: str = "window") -> None:
+    """Raise LakeError (naming the lake's span) if the window holds no data; reads footers."""
     try:
         require_data(lake, venue, symbol, window.start_ns, window.end_ns)
     except MMError as exc:
         raise type(exc)(f"{what}: {exc.message}", exc.hint) from None
+
+
+def load_window(
+    lake: Path, venue: str, symbol: str, window: Window, what: str = "window"
+) -> WindowData:
+    """The window's events (raises LakeError naming the lake's span if it holds none)."""
+    check_window(lake, venue, symbol, window, what)
     spec = read_instrument(lake, venue, symbol)
     chunks: list[np.ndarray] = []
     for day in event_days(lake, venue, symbol, window.start_ns, window.end_ns):

@@ -63,3 +63,43 @@ def test_refused_then_applied(opt_lake: Path, tmp_path: Path, small_space: Path)
     assert rows[0]["min_improvement"] == 1e6 and rows[0]["target"] == str(live)
     assert rows[0]["test"] == "2024-08-08T23:57:30.000Z/2024-08-08T23:59:50.000Z"
     assert rows[1]["new_score"] == r2["best"]["test"]["score"]
+
+
+def test_gate_scores_the_live_file_not_the_search_baseline(
+    opt_lake: Path, tmp_path: Path, small_space: Path
+) -> None:
+    """--params seeds the search; --apply-to's own params are what the best must beat."""
+    from optimize.evaluate import run_params
+    from optimize.objective import Weights, score
+    from optimize.pipeline import OptimizeRequest, optimize
+    from optimize.window import load_window, parse_window
+
+    live = tmp_path / "live.yaml"
+    live.write_text(yaml.safe_dump({"quote": {"base_spread_bps": 7.5}}))
+    base = tmp_path / "base.yaml"
+    base.write_text(yaml.safe_dump({"quote": {"levels": 2}}))
+    r = optimize(
+        OptimizeRequest(
+            lake=opt_lake,
+            venue=VENUE,
+            symbol=SYMBOL,
+            train=TRAIN,
+            test=TEST,
+            trials=2,
+            out=tmp_path / "o",
+            space=small_space,
+            storage=f"sqlite:///{tmp_path / 's.db'}",
+            sampler="random",
+            params=base,
+            apply_to=live,
+            min_improvement=1e6,
+            progress=False,
+        )
+    )
+    params = load_params_file(live)
+    summary = run_params(load_window(opt_lake, VENUE, SYMBOL, parse_window(TEST)), params)
+    assert summary is not None
+    expected = score(summary, params, Weights())
+    assert r["current"]["test"]["score"] == expected
+    assert r["decision"]["current_score"] == expected
+    assert r["baseline"]["test"]["score"] != expected  # a different parameter set
