@@ -72,8 +72,10 @@ def optimize(req: OptimizeRequest) -> dict[str, Any]:
     """Run the whole optimization; returns the report written to ``out/optimize.json``."""
     if not req.lake.is_dir():
         raise MMError(f"lake {req.lake} does not exist", "import data first with `mm import`")
-    if req.trials < 1:
-        raise MMError(f"--trials must be at least 1, got {req.trials}")
+    for flag, value, least in (("--trials", req.trials, 1), ("--jobs", req.jobs, 1),
+                               ("--screen", req.screen, 0), ("--confirm", req.confirm, 1)):  # fmt: skip
+        if value < least:
+            raise MMError(f"{flag} must be at least {least}, got {value}")
     if req.out.exists() and not req.out.is_dir():
         raise MMError(f"{req.out} is not a directory", "choose another --out")
     folds = walk_windows(

@@ -195,6 +195,7 @@ def _cli(*args: str) -> list[str]:
             ["--storage", "sqlite:////nonexistent-dir/x/study.db"],
             "mm optimize: error: cannot open study storage sqlite:////nonexistent-dir/x/study.db: unable to open database file",
         ),
+        (["--jobs", "0"], "mm optimize: error: --jobs must be at least 1, got 0"),
         (["--sampler", "anneal"], "mm optimize: error: unknown sampler 'anneal'"),
     ],
 )
