@@ -174,7 +174,8 @@ def run_study(
     if jobs < 1:
         raise StudyError(f"--jobs must be at least 1, got {jobs}")
     study = load_study(spec, 0)
-    data = data or worker_data(spec)
+    before = len(study.trials)
+    data = data if data is not None else worker_data(spec)
     shares = [trials // jobs + (1 if i < trials % jobs else 0) for i in range(jobs)]
     ctx = mp.get_context("spawn")  # no forked SQLAlchemy connections or Prefect threads
     procs = [
@@ -184,7 +185,6 @@ def run_study(
     ]
     for p in procs:
         p.start()
-    before = len(study.trials)
     bar = Progress(f"optimize {spec.name}", trials, " trials", enabled=progress)
 
     def show(study: Any, trial: Any) -> None:
