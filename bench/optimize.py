@@ -41,9 +41,11 @@ VENUE, SYMBOL = "binance-usdm", "BTCUSDT"
 TRAIN = "2024-08-08T23:54:00Z/2024-08-08T23:57:30Z"
 
 
-def trials_per_minute(lake: Path, tmp: Path, trials: int, jobs: int, repeat: int) -> float:
+def trials_per_minute(
+    lake: Path, tmp: Path, trials: int, jobs: int, repeat: int, window: str = TRAIN
+) -> float:
     space = load_space()
-    train = parse_window(TRAIN)
+    train = parse_window(window)
     best = float("inf")
     for r in range(repeat):
         spec = StudySpec(
@@ -105,6 +107,7 @@ def main() -> None:
     ap.add_argument("--screen-sets", type=int, default=20)
     ap.add_argument("--screen-shares", default="0.25,0.5,1.0", help="cheap models: data shares")
     ap.add_argument("--jobs", default="1,2")
+    ap.add_argument("--train", default=TRAIN, help="window of the trials/min runs (START/END)")
     ap.add_argument(
         "--lake", type=Path, default=None, help="a lake holding the sample (default: import it)"
     )
@@ -120,17 +123,19 @@ def main() -> None:
         out = {
             "trials": args.trials,
             "trials_per_min": {
-                j: trials_per_minute(lake, tmp, args.trials, j, args.repeat)
+                j: trials_per_minute(lake, tmp, args.trials, j, args.repeat, args.train)
                 for j in (int(x) for x in args.jobs.split(","))
             },
-            "screen": [
-                screening(lake, args.screen_sets, float(x)) for x in args.screen_shares.split(",")
+            "screen": [  # --screen-sets 0: trials/min only (e.g. on a bench.make_day lake)
+                screening(lake, args.screen_sets, float(x))
+                for x in args.screen_shares.split(",")
+                if args.screen_sets > 0
             ],
         }
     if args.json:
         print(json.dumps(out, indent=2))
         return
-    print(f"optimize on the sample's first 3.5 min ({args.trials} trials, best of {args.repeat}):")
+    print(f"optimize on {args.train} ({args.trials} trials, best of {args.repeat}):")
     for jobs, rate in out["trials_per_min"].items():
         print(f"  {jobs} job(s) {rate:8.1f} trials/min")
     print(
