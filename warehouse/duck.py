@@ -154,6 +154,8 @@ _DESCRIPTIONS = {
     "orders": "order lifecycle rows with float prices",
     "fills": "own fills with mid at fill and at +1/5/30/60 s (NULL if the data ended first)",
     "pnl": "PnL samples (every pnl_sample_ms and after each fill / risk-state change)",
+    "trials": "mm optimize trials per study: score, params (JSON), summary fields, state",
+    "param_decisions": "mm optimize apply-gate decisions: target, applied, reason, scores, window",
 }
 
 
@@ -233,6 +235,7 @@ class Catalog:
         for table in RUN_TABLES:
             self._run_view(table)
         self._runs()
+        self._optimize_views()
         from warehouse.analytics import create_analytics_views
         from warehouse.attribution import create_attribution_views
 
@@ -384,6 +387,17 @@ LEFT JOIN sources src USING (run)
 ORDER BY k.run, COALESCE(a.lo, m.started_ns), k.run_id, k.venue, k.symbol
 """
         self.create_view("runs", sql, _DESCRIPTIONS["runs"])
+
+    def _optimize_views(self) -> None:
+        """``trials`` and ``param_decisions``: what ``mm optimize`` left in the lake."""
+        for name, sub in (("trials", "optimize/trials"), ("param_decisions", "optimize/decisions")):
+            if self.lake is None or not any((self.lake / sub).glob("*.parquet")):
+                where = f"lake {self.lake}" if self.lake is not None else "no lake attached"
+                self.mark_missing(name, f"no {sub} files in {where} (run `mm optimize`)")
+                continue
+            glob = self.lake.resolve() / sub / "*.parquet"
+            sql = f"SELECT * FROM read_parquet({_lit(glob)}, union_by_name=true)"
+            self.create_view(name, sql, _DESCRIPTIONS[name])
 
     def _has_run_data(self) -> bool:
         """True if any source holds run tables (a run directory always does)."""

@@ -159,4 +159,4 @@ def test_describe_lists_views_and_columns(lake: Path, hand_run: Path) -> None:
     assert need <= set(d["views"])
     assert d["views"]["markouts"]["columns"]["markout_5s_bps"] == "DOUBLE"
     assert d["views"]["fills"]["columns"]["run"] == "VARCHAR"
-    assert set(d["missing"]) == {"book_deltas", "features"}
+    assert set(d["missing"]) == {"book_deltas", "features", "trials", "param_decisions"}
