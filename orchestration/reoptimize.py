@@ -97,7 +97,7 @@ def gate_and_apply(lake: str, out: str, apply_to: str, min_improvement: float) -
     return decision
 
 
-@flow(name="reoptimize", log_prints=True)
+@flow(name="mm-reoptimize", log_prints=True)
 def reoptimize(
     lake: str = "data/lake",
     venue: str = "bybit",

@@ -152,3 +152,32 @@ def test_cli_serve_errors_are_one_line_before_serving(
     res = CliRunner().invoke(app, ["orchestrate", "serve", *args])
     assert res.exit_code == 1
     assert res.output.strip() == line
+
+
+def test_the_reoptimize_deployment_takes_its_instrument_and_gate_from_the_file(
+    tmp_path: Path,
+) -> None:
+    config = write(
+        tmp_path,
+        "reoptimize:\n  parameters: {venue: binance-usdm, symbol: BTCUSDT,"
+        " apply_to: live.yaml, trials: 40, min_improvement: 0.05}\n",
+    )
+    [dep] = build_deployments(select(load_schedules(config, env={}), ["reoptimize"]), tmp_path)
+    assert (dep.flow_name, dep.name, [s.schedule.cron for s in dep.schedules]) == (
+        "mm-reoptimize",
+        "reoptimize",
+        ["30 0 * * *"],
+    )
+    assert dep.parameters == {
+        "venue": "binance-usdm",
+        "symbol": "BTCUSDT",
+        "apply_to": "live.yaml",
+        "trials": 40,
+        "min_improvement": 0.05,
+        "lake": str(tmp_path),
+    }
+    bad = write(tmp_path, "reoptimize:\n  parameters: {trails: 40}\n")
+    with pytest.raises(ConfigError) as err:
+        build_deployments(select(load_schedules(bad, env={}), ["reoptimize"]))
+    assert err.value.message.startswith("flow reoptimize: bad parameters: ")
+    assert "trails" in err.value.message
