@@ -851,6 +851,7 @@ def run_summary(t: Any) -> dict[str, Any]:
         "unrealized_pnl": float(inv.to_quote(inv.unrealized(mid_x2))) if mid_x2 else 0.0,
         # capital is in USD: an inverse contract's coin PnL counts at the last mid
         "return_pct": float(net) * (mids if spec.is_inverse else 1.0) / capital * 100,
+        "pnl_to_usd": mids if spec.is_inverse else 1.0,  # USD per unit of PnL (last mid)
         "sharpe_annualized": sharpe,
         "max_drawdown": t._max_dd,
         "fills": inv.fills,

@@ -23,6 +23,7 @@ SCORE_INPUTS = (
     "net_pnl",
     "sharpe_annualized",
     "max_drawdown",
+    "pnl_to_usd",
     "fill_rate",
     "avg_abs_inventory_usd",
     "fills",
@@ -65,12 +66,19 @@ class Weights:
 
 
 def breach(summary: dict[str, Any], params: StrategyParams) -> str | None:
-    """Which risk limit the run breached, or None."""
-    if summary["max_drawdown"] >= params.risk.max_drawdown_usd:
-        return f"drawdown {summary['max_drawdown']:.4f} >= max_drawdown_usd {params.risk.max_drawdown_usd}"
-    if -summary["net_pnl"] >= params.risk.daily_loss_limit_usd:
-        return f"loss {-summary['net_pnl']:.4f} >= daily_loss_limit_usd {params.risk.daily_loss_limit_usd}"
+    """Which risk limit the run breached, or None (limits are USD: coin PnL at the mid)."""
+    usd = _usd_per_pnl_unit(summary)
+    drawdown, loss = summary["max_drawdown"] * usd, -summary["net_pnl"] * usd
+    if drawdown >= params.risk.max_drawdown_usd:
+        return f"drawdown {drawdown:.4f} >= max_drawdown_usd {params.risk.max_drawdown_usd}"
+    if loss >= params.risk.daily_loss_limit_usd:
+        return f"loss {loss:.4f} >= daily_loss_limit_usd {params.risk.daily_loss_limit_usd}"
     return None
+
+
+def _usd_per_pnl_unit(summary: dict[str, Any]) -> float:
+    """1 for linear runs (PnL in the quote); the last mid for inverse ones (PnL in the coin)."""
+    return float(summary.get("pnl_to_usd") or 1.0)
 
 
 def score(summary: dict[str, Any], params: StrategyParams, w: Weights) -> float:
@@ -80,8 +88,9 @@ def score(summary: dict[str, Any], params: StrategyParams, w: Weights) -> float:
     capital = params.quote.capital_usd
     sharpe = summary.get("sharpe_annualized") or 0.0
     sharpe = max(-w.sharpe_clip, min(w.sharpe_clip, sharpe))
-    ret = summary["net_pnl"] / capital * 100
-    dd = summary["max_drawdown"] / capital * 100
+    usd = _usd_per_pnl_unit(summary)
+    ret = summary["net_pnl"] * usd / capital * 100
+    dd = summary["max_drawdown"] * usd / capital * 100
     fill = summary.get("fill_rate") or 0.0
     inv = (summary.get("avg_abs_inventory_usd") or 0.0) / params.risk.max_position_usd
     return (

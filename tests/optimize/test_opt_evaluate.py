@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 from opt_helpers import SYMBOL, TRAIN, VENUE
 
@@ -72,3 +73,23 @@ def test_score_terms_and_breach() -> None:
     assert score({**s, "max_drawdown": 100.0}, p, Weights()) == WORST
     assert score({**s, "net_pnl": -50.0}, p, Weights()) == WORST
     assert Weights.parse("pnl=2, sharpe=0") == Weights(pnl=2.0, sharpe=0.0)
+
+
+def test_an_inverse_run_is_scored_in_usd_at_its_last_mid() -> None:
+    """Coin PnL x the last mid: 0.00004 BTC at 50,000 is the linear run's 2 USD."""
+    from core.params import StrategyParams
+
+    p = StrategyParams()
+    s = {
+        "net_pnl": 0.00004,
+        "sharpe_annualized": 500.0,
+        "max_drawdown": 0.00002,
+        "pnl_to_usd": 50_000.0,
+        "fill_rate": 0.5,
+        "avg_abs_inventory_usd": 250.0,
+    }
+    assert score(s, p, Weights()) == pytest.approx(1.0 + 0.2 - 0.1 + 0.05 - 0.05, abs=1e-12)
+    # 0.0021 BTC of drawdown is 105 USD: past max_drawdown_usd (100), a breach
+    assert p.risk.max_drawdown_usd == 100
+    assert score({**s, "max_drawdown": 0.0021}, p, Weights()) == WORST
+    assert score({**s, "max_drawdown": 0.0019}, p, Weights()) != WORST
