@@ -140,7 +140,7 @@ class LiveProcess:
         return "\n".join(lines[-n:])
 
     def wait_for(
-        self, what: str, cond: Callable[[], Any], timeout: float = 15.0, step: float = 0.02
+        self, what: str, cond: Callable[[], Any], timeout: float = 30.0, step: float = 0.02
     ) -> Any:
         """Poll ``cond`` until truthy; fail with the log's tail after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
@@ -157,7 +157,7 @@ class LiveProcess:
                 raise AssertionError(f"{what}: not within {timeout}s\n{self.tail()}")
             time.sleep(step)
 
-    def wait_event(self, name: str, after_ns: int = 0, timeout: float = 15.0, **match: Any) -> dict:
+    def wait_event(self, name: str, after_ns: int = 0, timeout: float = 30.0, **match: Any) -> dict:
         return self.wait_for(
             f"log event {name} {match or ''}",
             lambda: next((r for r in self.events(name, **match) if r["ts"] >= after_ns), None),
