@@ -32,6 +32,7 @@ from fractions import Fraction
 
 from core.instruments import InstrumentSpec
 from core.money import FEE_SCALE, fraction_to_decimal
+from operators.inventory.lots import open_lot
 
 # exact Fractions are shown with this many significant digits (the exact value is kept)
 SHOW_DIGITS = 28
@@ -104,10 +105,7 @@ class InverseInventory:
                 if not lot[1]:
                     lots.popleft()
         if rest:  # opens (or adds to, or flips into) a position at this price
-            if self.lots and self.lots[-1][0] == price:
-                self.lots[-1][1] += rest
-            else:
-                self.lots.append([price, rest])
+            open_lot(self.lots, price, rest)
             self.basis += Fraction(rest) * k / price
             self.basis_f += self._v(rest, price)
         if not self.lots:

@@ -106,6 +106,38 @@ def grow_inventory(st: KInventory) -> KInventory:
 
 
 @njit(cache=True, _nrt=False)
+def _lots_take(st: KInventory, n: int) -> None:
+    """Take ``n`` lots off the oldest open lot, dropping it when it is used up."""
+    r = st.rec[0]
+    h = r.head
+    st.lot_qty[h] -= n
+    if st.lot_qty[h] == 0:
+        r.head = (h + 1) % st.lot_price.shape[0]
+        r.count -= 1
+
+
+@njit(cache=True, _nrt=False)
+def _lots_add(st: KInventory, price: int, qty: int) -> bool:
+    """Open ``qty`` lots at ``price`` (merged into the newest lot at that price).
+
+    False when the ring is full (nothing changed).
+    """
+    r = st.rec[0]
+    cap = st.lot_price.shape[0]
+    last = (r.head + r.count - 1) % cap
+    if r.count and st.lot_price[last] == price:
+        st.lot_qty[last] += qty
+        return True
+    if r.count == cap:
+        return False
+    j = (r.head + r.count) % cap
+    st.lot_price[j] = price
+    st.lot_qty[j] = qty
+    r.count += 1
+    return True
+
+
+@njit(cache=True, _nrt=False)
 def inv_on_fill(st: KInventory, side: int, price: int, qty: int, fee: int, is_maker: bool) -> None:
     """Book one execution (``Inventory.on_fill``)."""
     r = st.rec[0]
@@ -138,13 +170,11 @@ def inv_on_fill(st: KInventory, side: int, price: int, qty: int, fee: int, is_ma
     else:
         r.taker_qty += qty
     rest = qty
-    cap = st.lot_price.shape[0]
     if pos != 0 and (pos > 0) != (side > 0):  # closes open lots, oldest first
         direction = 1 if pos > 0 else -1
         while rest and r.count:
-            h = r.head
-            lp = st.lot_price[h]
-            lq = st.lot_qty[h]
+            lp = st.lot_price[r.head]
+            lq = st.lot_qty[r.head]
             n = rest if rest < lq else lq
             diff = price - lp
             if mul_overflows(n, diff):
@@ -157,26 +187,15 @@ def inv_on_fill(st: KInventory, side: int, price: int, qty: int, fee: int, is_ma
             r.realized += gain
             r.basis -= n * lp
             rest -= n
-            st.lot_qty[h] = lq - n
-            if lq - n == 0:
-                r.head = (h + 1) % cap
-                r.count -= 1
+            _lots_take(st, n)
     if rest:  # opens (or adds to, or flips into) a position at this price
         add = price * rest
         if add_overflows(r.basis, add):
             r.err = ERR_OVERFLOW
             return
-        last = (r.head + r.count - 1) % cap
-        if r.count and st.lot_price[last] == price:
-            st.lot_qty[last] += rest
-        else:
-            if r.count == cap:
-                r.err = ERR_CAPACITY
-                return
-            j = (r.head + r.count) % cap
-            st.lot_price[j] = price
-            st.lot_qty[j] = rest
-            r.count += 1
+        if not _lots_add(st, price, rest):
+            r.err = ERR_CAPACITY
+            return
         r.basis += add
     r.position = pos + side * qty
 
@@ -214,33 +233,20 @@ def _inv_on_fill_inverse(
     else:
         r.taker_qty += qty
     rest = qty
-    cap = st.lot_price.shape[0]
     if pos != 0 and (pos > 0) != (side > 0):  # closes open lots, oldest first
         direction = 1 if pos > 0 else -1
         while rest and r.count:
-            h = r.head
-            lp = st.lot_price[h]
-            lq = st.lot_qty[h]
+            lp = st.lot_price[r.head]
+            lq = st.lot_qty[r.head]
             n = rest if rest < lq else lq
             r.realized_f += direction * (_inv_v(k, n, lp) - _inv_v(k, n, price))
             r.basis_f -= _inv_v(k, n, lp)
             rest -= n
-            st.lot_qty[h] = lq - n
-            if lq - n == 0:
-                r.head = (h + 1) % cap
-                r.count -= 1
+            _lots_take(st, n)
     if rest:  # opens (or adds to, or flips into) a position at this price
-        last = (r.head + r.count - 1) % cap
-        if r.count and st.lot_price[last] == price:
-            st.lot_qty[last] += rest
-        else:
-            if r.count == cap:
-                r.err = ERR_CAPACITY
-                return
-            j = (r.head + r.count) % cap
-            st.lot_price[j] = price
-            st.lot_qty[j] = rest
-            r.count += 1
+        if not _lots_add(st, price, rest):
+            r.err = ERR_CAPACITY
+            return
         r.basis_f += _inv_v(k, rest, price)
     if r.count == 0:
         r.basis_f = 0.0

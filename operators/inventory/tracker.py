@@ -32,6 +32,7 @@ from core.instruments import InstrumentSpec
 from core.money import FEE_SCALE
 from core.timeutil import NS_PER_S
 from operators.inventory.inverse import InverseInventory
+from operators.inventory.lots import open_lot
 
 MARKOUT_HORIZONS_S = (1, 5, 30, 60)
 
@@ -78,10 +79,7 @@ class Inventory:
                 if not lot[1]:
                     lots.popleft()
         if rest:  # opens (or adds to, or flips into) a position at this price
-            if self.lots and self.lots[-1][0] == price:
-                self.lots[-1][1] += rest
-            else:
-                self.lots.append([price, rest])
+            open_lot(self.lots, price, rest)
             self.basis += price * rest
         self.position = pos + side * qty
 
