@@ -155,13 +155,12 @@ class HyperliquidFeed(PublicFeed):
         if self._snapshot_seen is not None:
             self._snapshot_seen.set()
         t = data.get("time")
-        if isinstance(t, int) and not isinstance(t, bool) and self.last_time is not None:
-            if t < self.last_time:
-                self.stale_dropped += 1
-                self.stats.dropped += 1
-                event(log, logging.WARNING, "book_stale_snapshot", venue=VENUE, inst=self.inst,
-                      time=t, last_time=self.last_time)  # fmt: skip
-                return
+        if isinstance(t, int) and self.last_time is not None and t < self.last_time:
+            self.stale_dropped += 1
+            self.stats.dropped += 1
+            event(log, logging.WARNING, "book_stale_snapshot", venue=VENUE, inst=self.inst,
+                  time=t, last_time=self.last_time)  # fmt: skip
+            return
         try:
             parsed = codec.l2book(self.spec, recv_ns, self._next_no(), data)
         except MalformedLine as exc:
