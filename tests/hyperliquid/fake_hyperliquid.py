@@ -195,7 +195,8 @@ class FakeHyperliquid:
         self._aloop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: uvicorn.Server | None = None
-        self._ready = threading.Event()
+        self._ready = threading.Event()  # serving
+        self._closed = threading.Event()  # the port is closed (killed)
         self._stop_evt: asyncio.Event | None = None
         self._restart_evt: asyncio.Event | None = None
         self.port = 0
@@ -267,6 +268,8 @@ class FakeHyperliquid:
             self._aloop.call_soon(self._ready.set)
             await self._server.serve(sockets=[sock])
             sock.close()
+            self._ready.clear()
+            self._closed.set()
             if self._stop_evt.is_set():
                 break
             self._restart_evt.clear()
@@ -300,17 +303,21 @@ class FakeHyperliquid:
         self._call(drop)
 
     def kill(self) -> None:
-        """The venue goes away: connections closed, the port closed, until ``restart``."""
+        """The venue goes away: connections closed, the port closed, until ``restart``.
+        Returns once the port is closed."""
 
         def go() -> None:
             self.down = True
             self._log("kill")
             self._shutdown_server()
 
+        self._closed.clear()
         self._call(go)
+        if not self._closed.wait(10):
+            raise RuntimeError("fake Hyperliquid did not stop serving")
 
     def restart(self) -> None:
-        """The venue is back on the same port."""
+        """The venue is back on the same port; returns once it serves again."""
 
         def go() -> None:
             self._log("restart")
@@ -318,6 +325,8 @@ class FakeHyperliquid:
             self._restart_evt.set()
 
         self._call(go)
+        if not self._ready.wait(10):
+            raise RuntimeError("fake Hyperliquid did not restart")
 
     def stale_next(self, n: int = 1) -> None:
         """The next ``n`` l2Book pushes are the previous book with an older ``time``."""
@@ -489,6 +498,7 @@ class FakeHyperliquid:
             if conn in self.conns:
                 self.conns.remove(conn)
             self._log("disconnect", conn=conn.id)
+            conn.queue.put_nowait(None)  # the sender sends what is queued, then stops
             await asyncio.wait({sender}, timeout=1)
             sender.cancel()
 
