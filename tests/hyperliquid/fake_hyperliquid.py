@@ -329,7 +329,8 @@ class FakeHyperliquid:
             raise RuntimeError("fake Hyperliquid did not restart")
 
     def stale_next(self, n: int = 1) -> None:
-        """The next ``n`` l2Book pushes are the previous book with an older ``time``."""
+        """The next ``n`` l2Book pushes a client gets are the previous book with an older
+        ``time`` (a lagging server node)."""
         with self.lock:
             self._stale_n += n
 
@@ -403,7 +404,8 @@ class FakeHyperliquid:
             coin = msg["data"]["coin"]
             cur = self.books.get(coin)
             t = max(t, (cur["time"] + 1) if cur else t)
-            if self._stale_n and cur is not None:
+            subscribed = any(c.subscribed("l2Book", coin) for c in self.conns)
+            if self._stale_n and cur is not None and subscribed:
                 self._stale_n -= 1
                 old = self._prev_books.get(coin, cur)
                 data = {**old, "time": min(old["time"], cur["time"]) - 1}
