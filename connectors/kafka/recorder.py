@@ -28,6 +28,7 @@ from connectors.bybit.ws import ReconnectingWs, WsSettings
 from connectors.hyperliquid.config import HyperliquidConfig, load_hyperliquid_config
 from connectors.hyperliquid.instruments import VENUE as HL_VENUE
 from connectors.hyperliquid.instruments import coin_for_symbol
+from connectors.hyperliquid.ws import HyperliquidWs
 from connectors.kafka.codec import encode_capture_line
 from core.errors import ConfigError
 from core.instruments import instrument_id
@@ -47,7 +48,24 @@ class RecordStats:
     unknown: int = 0
 
 
-class RawBybitFeed(ReconnectingWs):
+class KeepsRaw(ws.ReconnectingWs):
+    """Hands ``on_message`` the frame's bytes as received (``self._raw``), not re-encoded."""
+
+    _raw: str | bytes | None = None
+
+    def _dispatch(self, raw: str | bytes, recv_ns: int) -> None:
+        self._raw = raw  # keep the bytes as received; on_message sees only the parsed dict
+        try:
+            super()._dispatch(raw, recv_ns)
+        finally:
+            self._raw = None
+
+    def raw_line(self, msg: dict[str, Any], recv_ns: int) -> bytes:
+        raw = self._raw if self._raw is not None else orjson.dumps(msg)
+        return encode_capture_line(recv_ns, raw)
+
+
+class RawBybitFeed(KeepsRaw, ReconnectingWs):
     """All recorded topics of one venue connection; raw messages go to ``queue``."""
 
     name = "record"
@@ -63,7 +81,6 @@ class RawBybitFeed(ReconnectingWs):
         self.queue: deque[Item] = deque()
         self.stats = RecordStats()
         self.last_u: dict[str, int | None] = {}
-        self._raw: str | bytes | None = None
 
     async def on_open(self, first: bool) -> None:
         self.last_u = {}
@@ -71,21 +88,13 @@ class RawBybitFeed(ReconnectingWs):
             args = self.topics[i : i + SUBSCRIBE_CHUNK]
             await self.send({"req_id": self.next_req_id(), "op": "subscribe", "args": args})
 
-    def _dispatch(self, raw: str | bytes, recv_ns: int) -> None:
-        self._raw = raw  # keep the bytes as received; on_message sees only the parsed dict
-        try:
-            super()._dispatch(raw, recv_ns)
-        finally:
-            self._raw = None
-
     def on_message(self, msg: dict[str, Any], recv_ns: int) -> None:
         topic = msg.get("topic")
         kind = codec.topic_kind(topic)
         if kind is None:
             self.stats.unknown += 1
             return
-        raw = self._raw if self._raw is not None else orjson.dumps(msg)
-        self.queue.append((instrument_id(VENUE, kind[1]), encode_capture_line(recv_ns, raw)))
+        self.queue.append((instrument_id(VENUE, kind[1]), self.raw_line(msg, recv_ns)))
         self.stats.messages += 1
         if kind[0] == "orderbook":
             self._check_gap(str(topic), msg)
@@ -184,7 +193,7 @@ class BybitRecordSource(FixedPartitionedSource[Item, None]):
         return _RecordPartition(feed, self.max_messages, self.seconds)
 
 
-class RawHyperliquidFeed(ws.ReconnectingWs):
+class RawHyperliquidFeed(KeepsRaw, HyperliquidWs):
     """``l2Book`` (+ ``trades``) of every recorded coin on one connection, raw.
 
     Every (re)connect subscribes again, and Hyperliquid answers each l2Book subscribe
@@ -194,7 +203,6 @@ class RawHyperliquidFeed(ws.ReconnectingWs):
     """
 
     name = "record"
-    venue = HL_VENUE
 
     def __init__(self, url: str, settings: WsSettings, coins: list[str], trades: bool) -> None:
         super().__init__(url, settings)
@@ -203,27 +211,10 @@ class RawHyperliquidFeed(ws.ReconnectingWs):
         )
         self.queue: deque[Item] = deque()
         self.stats = RecordStats()
-        self._raw: str | bytes | None = None
-
-    def ping_message(self) -> dict[str, Any]:
-        return {"method": "ping"}
-
-    def is_pong(self, msg: dict[str, Any]) -> bool:
-        return msg.get("channel") == "pong"
-
-    def is_data(self, msg: dict[str, Any]) -> bool:
-        return msg.get("channel") in ("l2Book", "trades")
 
     async def on_open(self, first: bool) -> None:
         for sub in self.subscriptions:
-            await self.send({"method": "subscribe", "subscription": sub})
-
-    def _dispatch(self, raw: str | bytes, recv_ns: int) -> None:
-        self._raw = raw  # keep the bytes as received; on_message sees only the parsed dict
-        try:
-            super()._dispatch(raw, recv_ns)
-        finally:
-            self._raw = None
+            await self.send(self.subscription("subscribe", sub))
 
     def on_message(self, msg: dict[str, Any], recv_ns: int) -> None:
         data = msg.get("data")
@@ -236,8 +227,7 @@ class RawHyperliquidFeed(ws.ReconnectingWs):
         if not isinstance(coin, str) or not coin:
             self.stats.unknown += 1
             return
-        raw = self._raw if self._raw is not None else orjson.dumps(msg)
-        self.queue.append((instrument_id(HL_VENUE, coin), encode_capture_line(recv_ns, raw)))
+        self.queue.append((instrument_id(HL_VENUE, coin), self.raw_line(msg, recv_ns)))
         self.stats.messages += 1
 
 

@@ -9,11 +9,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from kafka import TopicPartition
-from kafka_helpers import REPO
+from kafka_helpers import REPO, topic_values
 
 from connectors.hyperliquid.config import load_hyperliquid_config
-from connectors.kafka import client as kc
 from connectors.kafka.config import KafkaSettings, RecordSettings
 from connectors.kafka.source import Conn
 from core.lake import partition_dates, read_partition
@@ -29,23 +27,6 @@ pytestmark = pytest.mark.kafka
 
 INST = b"hyperliquid:BTC"
 MESSAGES = 40
-
-
-def _topic_values(bootstrap: str, topic: str) -> list[bytes]:
-    c = kc.consumer(bootstrap, 5)
-    try:
-        tps = [TopicPartition(topic, p) for p in kc.topic_partitions(c, topic)]
-        ends = kc.end_offsets(c, tps)
-        c.assign(tps)
-        c.seek_to_beginning()
-        out = []
-        while sum(c.position(tp) for tp in tps) < sum(ends.values()):
-            for tp, msgs in c.poll(timeout_ms=200).items():
-                assert all(m.key == INST for m in msgs)
-                out += [m.value for m in msgs if m.offset < ends[tp]]
-        return out
-    finally:
-        c.close()
 
 
 def _table(lake: Path, table: str) -> pl.DataFrame:
@@ -70,7 +51,9 @@ def test_record_to_kafka_to_lake_equals_importing_what_the_venue_sent(
     assert subs == [{"type": "l2Book", "coin": "BTC"}, {"type": "trades", "coin": "BTC"}]
 
     # the topic: the venue's bytes exactly, behind local receive times
-    values = _topic_values(kafka_broker, topic)
+    keyed = topic_values(kafka_broker, topic)
+    assert {k for _, k, _ in keyed} == {INST}
+    values = [v for _, _, v in keyed]
     sent = [text.encode() for _, conn, text in fake.sent if conn == 1][:MESSAGES]
     assert len(values) == MESSAGES
     assert [v.split(b" ", 1)[1] for v in values] == sent
