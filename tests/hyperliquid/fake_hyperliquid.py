@@ -228,6 +228,8 @@ class FakeHyperliquid:
         if self._aloop is not None and self._stop_evt is not None:
             self._aloop.call_soon_threadsafe(self._stop_evt.set)
             self._call(self._shutdown_server)
+            assert self._restart_evt is not None
+            self._aloop.call_soon_threadsafe(self._restart_evt.set)  # if killed: stop waiting
         if self._thread is not None:
             self._thread.join(10)
 
@@ -276,6 +278,8 @@ class FakeHyperliquid:
                 break
             self._restart_evt.clear()
             await self._restart_evt.wait()
+            if self._stop_evt.is_set():
+                break
             self.down = False
         replay.cancel()
 
