@@ -79,6 +79,8 @@ from engine.select import engine_name, make_trader
 from flows.entry import lazy_flow
 from flows.params_watch import ParamsWatcher
 from flows.start_checks import warn_never_quote
+from monitoring.metrics import start_from_env as start_metrics
+from monitoring.trader_metrics import observe_step
 from operators.trader import Trader, TraderOutput
 from warehouse.lake_writer import write_rows
 from warehouse.run_sink import (
@@ -130,6 +132,7 @@ class LiveTraderStep(StatefulLogic[tuple[str, Any], TraderOutput, Trader]):
                 self.watcher = ParamsWatcher(self.params_file, inst)
             reload_logs = self.watcher.poll(self.trader)
         out = self.trader.on_item(payload)
+        observe_step(inst, payload, out, self.trader)  # metrics (docs/monitoring.md)
         if reload_logs:
             out.logs[:0] = reload_logs
         if out.empty():
@@ -144,6 +147,7 @@ class LiveTraderStep(StatefulLogic[tuple[str, Any], TraderOutput, Trader]):
         mode: a fill of the final cancel round is logged and stored, or neither)."""
         if self.trader is not None:
             out = self.trader.on_item(item)
+            observe_step(inst, item, out, self.trader)
             if self.lake is not None:
                 write_final_rows(self.lake, inst, out, self.run_id)
             log_records(out.logs)
@@ -184,6 +188,7 @@ def build_live_flow(settings: Settings, cfg: BybitConfig) -> Dataflow:
         from engine.warmup import warm_up
 
         warm_up()
+    start_metrics()  # MM_METRICS_PORT: this process's endpoint (a taken port: one line)
     rest = BybitRest(cfg)
     specs: dict[str, InstrumentSpec] = BybitInstruments(rest, settings.symbols, cfg.category).load()
     insts = sorted(s.id for s in specs.values())

@@ -29,6 +29,7 @@ from core.config import load_settings
 from core.errors import ConfigError
 from core.log import setup_logging
 from flows.entry import lazy_flow
+from monitoring.metrics import start_from_env as start_metrics
 
 RECORDERS = {"bybit": BybitRecordSource}
 
@@ -46,6 +47,7 @@ def build_flow(
         raise ConfigError(
             f"recording {venue!r} is not supported yet", f"use MM_VENUE={'|'.join(RECORDERS)}"
         )
+    start_metrics()  # MM_METRICS_PORT: messages recorded, lag, Kafka errors
     source = RECORDERS[venue](symbols, rs.depth, rs.trades, bybit, rs.max_messages, rs.seconds)
     topic = kc.raw_topic(venue, ks.topic_prefix)
     adm = kc.admin(ks.bootstrap, ks.connect_timeout_s, ks.request_timeout_ms)
