@@ -32,7 +32,7 @@ REASON_CLASSES = (
     ("balance", ("balance", "margin", "reduce")),
     ("price_qty", ("price", "qty", "notional", "tick", "lot", "size")),
     ("reconcile", ("reconcile",)),
-    ("gateway", ("gateway", "transport", "http")),
+    ("gateway", ("gateway", "transport")),
 )
 HORIZONS = (("1s", FILL_COLUMNS.index("mid_1s")), ("5s", FILL_COLUMNS.index("mid_5s")),
             ("30s", FILL_COLUMNS.index("mid_30s")), ("60s", FILL_COLUMNS.index("mid_60s")))  # fmt: skip
