@@ -58,10 +58,11 @@ class TraderMetrics:
         venue, symbol = split_instrument_id(inst)
         self.m = metrics
         self.labels = {"venue": safe_label(venue), "symbol": safe_label(symbol)}
+        self.trader = trader
         self.clock_offset_ns = int(getattr(trader, "clock_offset_ns", 0) or 0)
-        risk = trader.params.risk
-        metrics.position_limit_usd.labels(**self.labels).set(risk.max_position_usd)
-        metrics.drawdown_limit_usd.labels(**self.labels).set(risk.max_drawdown_usd)
+        self.position_limit = metrics.position_limit_usd.labels(**self.labels)
+        self.drawdown_limit = metrics.drawdown_limit_usd.labels(**self.labels)
+        self._set_limits()
         g = {name: getattr(metrics, name).labels(**self.labels) for name in (
             "position", "inventory_usd", "realized", "unrealized", "total", "fees", "drawdown",
             "risk_state", "toxicity", "regime")}  # fmt: skip
@@ -110,10 +111,17 @@ class TraderMetrics:
             g["inventory_usd"].set(p[P_INV])
             g["drawdown"].set(p[P_DD])
             g["risk_state"].set(p[P_RISK])
+            self._set_limits()
         if out.quotes:
             q = out.quotes[-1]
             self.g["regime"].set(q[Q_REGIME])
             self.g["toxicity"].set(q[Q_TOXICITY])
+
+    def _set_limits(self) -> None:
+        """From the trader's current parameters (a hot reload may change them)."""
+        risk = self.trader.params.risk
+        self.position_limit.set(risk.max_position_usd)
+        self.drawdown_limit.set(risk.max_drawdown_usd)
 
     def _fill(self, rec: dict[str, Any]) -> None:
         liq = "maker" if rec.get("maker") else "taker"
