@@ -181,6 +181,7 @@ def build_live_flow(settings: Settings, cfg: BybitConfig) -> Dataflow:
     refuse_inverse(settings.symbols)
     if mode == "live":
         cfg.require_keys()  # one line: set the keys or use paper mode
+    start_metrics()  # MM_METRICS_PORT: this process's endpoint (a taken port: one line)
     if engine_name(settings.engine) == "compiled":
         # load every kernel now (from numba's cache; compiled once per machine): a first
         # call inside the flow would stall the trader while market data and own-order
@@ -188,7 +189,6 @@ def build_live_flow(settings: Settings, cfg: BybitConfig) -> Dataflow:
         from engine.warmup import warm_up
 
         warm_up()
-    start_metrics()  # MM_METRICS_PORT: this process's endpoint (a taken port: one line)
     rest = BybitRest(cfg)
     specs: dict[str, InstrumentSpec] = BybitInstruments(rest, settings.symbols, cfg.category).load()
     insts = sorted(s.id for s in specs.values())

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +20,8 @@ from core.params import StrategyParams
 from monitoring import metrics as mm
 from monitoring.trader_metrics import TraderMetrics, reject_class
 from operators.trader import TraderOutput
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 class _Trader:  # what TraderMetrics reads of a trader: its parameters and clock offset
@@ -126,3 +132,21 @@ def test_rate_headroom_reads_without_spending() -> None:
     assert lim.headroom("create") == pytest.approx(0.7)
     lim.on_rate_limited("create", int((now[0] + 1) * 1000))
     assert lim.headroom("create") == 0.0
+
+
+def test_live_flow_with_a_taken_metrics_port_stops_in_one_line() -> None:
+    """Before the kernels load or the venue is asked: the error comes at once."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MM_", "BYBIT_"))}
+        env |= {"MM_MODE": "paper", "MM_SYMBOLS": "XRPUSDT", "MM_METRICS_PORT": str(port),
+                "BYBIT_REST_URL": "http://127.0.0.1:9"}  # fmt: skip
+        proc = subprocess.run([sys.executable, "-m", "bytewax.run", "flows.live_mm"], cwd=REPO,
+                              env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        f"live_mm: error: metrics port 127.0.0.1:{port} is not available (Address already in "
+        "use) (set MM_METRICS_PORT to a free port, or 0 for off)"
+    ]
