@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -69,16 +68,19 @@ class WatchCollector(Collector):
     their counters when Prometheus asks costs nothing on the hot path."""
 
     def __init__(self) -> None:
-        self.watched: list[Watched] = []
+        # one reader per series: a source rebuilt (recovery, a second flow) replaces its
+        # old reader, so a scrape never holds the same series twice
+        self.watched: dict[tuple[str, tuple[tuple[str, str], ...]], Watched] = {}
 
     def add(self, metric: str, labels: dict[str, str], read: Callable[[], float]) -> None:
-        self.watched.append(Watched(metric, {k: safe_label(v) for k, v in labels.items()}, read))
+        safe = {k: safe_label(v) for k, v in labels.items()}
+        self.watched[(metric, tuple(sorted(safe.items())))] = Watched(metric, safe, read)
 
     def collect(self) -> Iterator[Metric]:
         for name, (kind, doc, labels) in WATCHED.items():
             family_type = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
             fam = family_type(name, doc, labels=list(labels))
-            for w in self.watched:
+            for w in self.watched.values():
                 if w.metric == name:
                     fam.add_metric([w.labels[k] for k in labels], float(w.read()))
             yield fam
@@ -194,8 +196,3 @@ def start_from_env() -> MMMetrics | None:
     if not port:
         return None
     return start_metrics_server(port, os.environ.get("MM_METRICS_HOST", "127.0.0.1"))
-
-
-def elapsed_since_ns(t_ns: int) -> float:
-    """Seconds from a ``time.time_ns()`` stamp to now (never negative)."""
-    return max(0.0, (time.time_ns() - t_ns) / 1e9)

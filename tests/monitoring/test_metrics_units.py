@@ -150,3 +150,12 @@ def test_live_flow_with_a_taken_metrics_port_stops_in_one_line() -> None:
         f"live_mm: error: metrics port 127.0.0.1:{port} is not available (Address already in "
         "use) (set MM_METRICS_PORT to a free port, or 0 for off)"
     ]
+
+
+def test_a_rebuilt_source_replaces_its_series() -> None:
+    m = mm.MMMetrics()
+    m.watch_ws("bybit", "public", "XRPUSDT", type("W", (), {"connects": 5})())
+    m.watch_ws("bybit", "public", "XRPUSDT", type("W", (), {"connects": 1})())  # rebuilt
+    text = generate_latest(m.registry).decode()
+    assert text.count("mm_ws_reconnects_total{") == 1
+    assert 'mm_ws_reconnects_total{stream="public",symbol="XRPUSDT",venue="bybit"} 0.0' in text
