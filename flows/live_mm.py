@@ -83,6 +83,8 @@ from flows.entry import lazy_flow
 from flows.params_watch import ParamsWatcher
 from flows.start_checks import warn_never_quote
 from flows.venues import LIVE_VENUES, VenueMarket, hyperliquid_market
+from monitoring.metrics import start_from_env as start_metrics
+from monitoring.trader_metrics import observe_step
 from operators.trader import Trader, TraderOutput
 from warehouse.lake_writer import write_rows
 from warehouse.run_sink import (
@@ -134,6 +136,7 @@ class LiveTraderStep(StatefulLogic[tuple[str, Any], TraderOutput, Trader]):
                 self.watcher = ParamsWatcher(self.params_file, inst)
             reload_logs = self.watcher.poll(self.trader)
         out = self.trader.on_item(payload)
+        observe_step(inst, payload, out, self.trader)  # metrics (docs/monitoring.md)
         if reload_logs:
             out.logs[:0] = reload_logs
         if out.empty():
@@ -148,6 +151,7 @@ class LiveTraderStep(StatefulLogic[tuple[str, Any], TraderOutput, Trader]):
         mode: a fill of the final cancel round is logged and stored, or neither)."""
         if self.trader is not None:
             out = self.trader.on_item(item)
+            observe_step(inst, item, out, self.trader)
             if self.lake is not None:
                 write_final_rows(self.lake, inst, out, self.run_id)
             log_records(out.logs)
@@ -187,6 +191,7 @@ def build_live_flow(settings: Settings, cfg: BybitConfig | None = None) -> Dataf
         refuse_inverse(settings.symbols)
         if mode == "live":
             cfg.require_keys()  # one line: set the keys or use paper mode
+    start_metrics()  # MM_METRICS_PORT: this process's endpoint (a taken port: one line)
     if engine_name(settings.engine) == "compiled":
         # load every kernel now (from numba's cache; compiled once per machine): a first
         # call inside the flow would stall the trader while market data and own-order

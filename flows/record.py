@@ -33,6 +33,7 @@ from core.config import load_settings
 from core.errors import ConfigError
 from core.log import setup_logging
 from flows.entry import lazy_flow
+from monitoring.metrics import start_from_env as start_metrics
 
 RECORDERS: dict[str, Any] = {"bybit": BybitRecordSource, "hyperliquid": HyperliquidRecordSource}
 
@@ -51,6 +52,7 @@ def build_flow(
         raise ConfigError(
             f"recording {venue!r} is not supported yet", f"use MM_VENUE={'|'.join(RECORDERS)}"
         )
+    start_metrics()  # MM_METRICS_PORT: messages recorded, lag, Kafka errors
     venue_config = hyperliquid if venue == "hyperliquid" else bybit
     source = RECORDERS[venue](
         symbols, rs.depth, rs.trades, venue_config, rs.max_messages, rs.seconds

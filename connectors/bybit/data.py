@@ -58,6 +58,7 @@ from core.errors import ConfigError, MalformedLine
 from core.events import EVENT_DTYPE, FIRST, LAST, Kind, ResetReason, ResyncRequest
 from core.instruments import InstrumentSpec
 from core.log import event, get_logger
+from monitoring.metrics import current as current_metrics
 
 log = get_logger(__name__)
 
@@ -405,4 +406,7 @@ class BybitPublicSource(FixedPartitionedSource[Item, None]):
             cfg.instruments_refresh_s,
             cfg.resync_timeout_s,
         )
+        if (metrics := current_metrics()) is not None:
+            metrics.watch_book_feed("bybit", for_part, feed.stats)
+            metrics.watch_ws("bybit", "public", for_part, feed)
         return _PublicPartition(feed, self.poll_s, self.max_items, self.resync_bus)

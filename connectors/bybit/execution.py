@@ -51,6 +51,7 @@ from core.events import BUY, OrderStatus, OrderUpdate
 from core.instruments import InstrumentSpec
 from core.log import event, get_logger
 from core.orders import ActionType, OrderAction
+from monitoring.metrics import current as current_metrics
 
 log = get_logger(__name__)
 
@@ -64,6 +65,7 @@ PATHS = {
     "cancel": ("/v5/order/cancel", "/v5/order/cancel-batch"),
 }
 _KIND = {ActionType.PLACE: "place", ActionType.AMEND: "amend", ActionType.CANCEL: "cancel"}
+ACK_ACTIONS = frozenset({"create", "amend", "cancel", "cancel_all"})  # rate groups
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -309,6 +311,7 @@ class BybitGateway:
         resynced = False
         while True:
             self.limiter.acquire(group, cost)
+            sent = time.perf_counter()
             try:
                 resp = self.rest.call(path, params)
             except BybitTransportError as exc:
@@ -318,6 +321,10 @@ class BybitGateway:
                     continue
                 raise
             self.limiter.on_headers(group, resp.limit, resp.remaining, resp.reset_ms)
+            if group in ACK_ACTIONS and (metrics := current_metrics()) is not None:
+                metrics.order_ack.labels(venue="bybit", action=group).observe(
+                    time.perf_counter() - sent
+                )
             if resp.ok:
                 return resp
             action = action_for(resp.ret_code)

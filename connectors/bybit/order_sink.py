@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from functools import partial
 from typing import Any
 
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
@@ -30,6 +31,7 @@ from connectors.feedback import FeedbackBus
 from core.events import OrderStatus, OrderUpdate
 from core.log import event, get_logger
 from core.orders import ActionType, OrderAction
+from monitoring.metrics import current as current_metrics
 
 log = get_logger(__name__)
 # action type -> the gateway's rate group (single and batch endpoints share one)
@@ -78,6 +80,7 @@ class GatewayWorker:
         self.bus = bus
         self._cv = threading.Condition()
         self._pending: list[OrderAction] = []
+        self._submitted: dict[int, int] = {}  # id(action) -> time_ns handed over (metrics)
         self._halted = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
@@ -86,12 +89,18 @@ class GatewayWorker:
         # the gateway's own waits (10006 back-off, retry pauses) end early on halt
         gateway.sleep = self._sleep
         gateway.limiter.sleep = self._sleep
+        if (metrics := current_metrics()) is not None:
+            for group in GROUP.values():
+                metrics.watch_rate_budget("bybit", group, partial(gateway.limiter.headroom, group))
         self._thread.start()
 
     def submit(self, actions: list[OrderAction]) -> None:
         if not actions or self._halted.is_set():
             return
         with self._cv:
+            if current_metrics() is not None:
+                now = time.time_ns()
+                self._submitted.update((id(a), now) for a in actions)
             self._pending.extend(actions)
             self._idle.clear()
             self._cv.notify()
@@ -143,8 +152,24 @@ class GatewayWorker:
                 waiting = {id(a) for a in rest}
                 self._pending = [a for a in pending if id(a) in waiting]  # submission order
                 if ready or unsent:
+                    self._stamp_taken(ready, waiting)
                     return ready, unsent
                 self._cv.wait(wait)  # a newer action may make these moot meanwhile
+
+    def _stamp_taken(self, ready: list[OrderAction], waiting: set[int]) -> None:
+        """Decision -> request: each action's wait from submit to being taken to send
+        (the rate budget's pacing included); stamps of moot actions are dropped."""
+        metrics = current_metrics()
+        stamps, self._submitted = self._submitted, {}
+        if metrics is None:
+            return
+        now = time.time_ns()
+        hist = metrics.decision_to_request.labels(venue="bybit")
+        for a in ready:
+            t = stamps.get(id(a))
+            if t is not None:
+                hist.observe(max(0.0, (now - t) / 1e9))
+        self._submitted = {k: v for k, v in stamps.items() if k in waiting}
 
     def _run(self) -> None:
         while True:

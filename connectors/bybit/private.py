@@ -39,6 +39,7 @@ from connectors.bybit.ws import ReconnectingWs, SessionFailed, WsSettings
 from core.errors import MalformedLine
 from core.instruments import InstrumentSpec
 from core.log import event, get_logger, protect
+from monitoring.metrics import current as current_metrics
 
 log = get_logger(__name__)
 
@@ -229,4 +230,6 @@ class BybitPrivateSource(FixedPartitionedSource[PrivateItem, None]):
             specs,
             DCP_TOPIC[cfg.category] if self.dcp else None,
         )
+        if (metrics := current_metrics()) is not None:
+            metrics.watch_ws("bybit", "private", "all", feed)
         return _PrivatePartition(feed, self.poll_s)

@@ -99,6 +99,16 @@ class RateLimiter:
             wait = max(wait, need / b.rate)
         return wait if wait > EPSILON_S else 0.0
 
+    def headroom(self, group: str) -> float:
+        """Share of the group's budget available now, 0..1 (read-only: safe from another
+        thread, e.g. a metrics scrape)."""
+        b = self._bucket(group)
+        now = self.clock()
+        if b.blocked_until > now or b.capacity <= 0:
+            return 0.0
+        tokens = min(b.capacity, b.tokens + max(0.0, now - b.updated) * b.rate)
+        return max(0.0, tokens / b.capacity)
+
     def acquire(self, group: str, cost: int = 1) -> float:
         """Wait until the group can afford ``cost`` and spend it; returns seconds waited."""
         waited = 0.0

@@ -33,6 +33,7 @@ from connectors.kafka.codec import encode_capture_line
 from core.errors import ConfigError
 from core.instruments import instrument_id
 from core.log import event, get_logger
+from monitoring.metrics import current as current_metrics
 
 log = get_logger(__name__)
 
@@ -190,6 +191,8 @@ class BybitRecordSource(FixedPartitionedSource[Item, None]):
             self.depth,
             self.trades,
         )
+        if (metrics := current_metrics()) is not None:
+            metrics.watch_ws(VENUE, "record", "all", feed)
         return _RecordPartition(feed, self.max_messages, self.seconds)
 
 

@@ -8,6 +8,7 @@ as written: at-least-once (a recovered flow may re-send its last epoch).
 
 from __future__ import annotations
 
+import time
 from contextlib import suppress
 
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
@@ -16,6 +17,8 @@ from kafka.errors import KafkaTimeoutError
 
 from connectors.kafka import client as kc
 from core.errors import MMError
+from monitoring.metrics import MMMetrics, safe_label
+from monitoring.metrics import current as current_metrics
 
 
 class KafkaWriteError(MMError):
@@ -73,8 +76,18 @@ class _ProducerPartition(StatelessSinkPartition[tuple[str, bytes]]):
         self.partitions = producer_partitions(self.producer, self.topic)
 
     def write_batch(self, items: list[tuple[str, bytes]]) -> None:
-        if items:
+        if not items:
+            return
+        metrics = current_metrics()
+        if metrics is None:
             send_checked(self.producer, self.topic, self.partitions, items, self.timeout_s)
+            return
+        try:
+            send_checked(self.producer, self.topic, self.partitions, items, self.timeout_s)
+        except Exception:
+            metrics.kafka_errors.labels(venue=_venue(items[0][0])).inc()
+            raise
+        record_written(metrics, items)
 
     def close(self) -> None:
         self.producer.flush(timeout=self.timeout_s)
@@ -100,3 +113,24 @@ class KafkaSink(DynamicSink[tuple[str, bytes]]):
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _ProducerPartition:
         return _ProducerPartition(self)
+
+
+def _venue(key: str) -> str:
+    return safe_label(key.partition(":")[0])
+
+
+def record_written(metrics: MMMetrics, items: list[tuple[str, bytes]]) -> None:
+    """Messages acknowledged by Kafka, per ``venue:SYMBOL`` key, and their lag from the
+    receive stamp that starts each capture line (``<recv ns> <raw json>``)."""
+    now = time.time_ns()
+    counts: dict[str, int] = {}
+    for key, value in items:
+        counts[key] = counts.get(key, 0) + 1
+        stamp = value[: value.find(b" ")]
+        if stamp.isdigit():
+            metrics.recorder_lag.labels(venue=_venue(key)).observe(
+                max(0.0, (now - int(stamp)) / 1e9)
+            )
+    for key, n in counts.items():
+        venue, _, symbol = key.partition(":")
+        metrics.recorded.labels(venue=safe_label(venue), symbol=safe_label(symbol or "all")).inc(n)
