@@ -1,0 +1,1 @@
+"""Watching a running system: operator notifications (and metrics)."""
