@@ -37,7 +37,8 @@ class NotifyConfig(BaseSettings):
     notify_recorder_silence_s: float = Field(60.0, gt=0, description="no recorded message")
     notify_queue_size: int = Field(1000, ge=1, description="per destination; full: dropped")
     notify_timeout_s: float = Field(5.0, gt=0, description="one HTTP request, at most")
-    notify_close_wait_s: float = Field(0.5, ge=0, description="delivery wait at shutdown")
+    notify_tick_s: float = Field(1.0, gt=0, description="timer resolution (batches, silence)")
+    notify_close_wait_s: float = Field(1.0, ge=0, description="delivery wait at shutdown")
 
     @property
     def enabled(self) -> bool:

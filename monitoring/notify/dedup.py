@@ -40,5 +40,5 @@ class Deduper:
             seen = self._seen.pop(text)
             if seen.repeats:
                 first_line = text.split("\n", 1)[0]
-                out.append(f"(repeated {seen.repeats}x in {self.window_s:.0f} s) {first_line}")
+                out.append(f"(repeated {seen.repeats}x in {self.window_s:g} s) {first_line}")
         return out

@@ -39,7 +39,7 @@ class NotifyHandler(logging.Handler):
         senders: list[Sender],
         dedup: Deduper | None = None,
         queue_size: int = 10_000,
-        close_wait_s: float = 0.5,
+        close_wait_s: float = 1.0,
         clock: Callable[[], float] = time.time,
         tick_s: float = TICK_S,
     ) -> None:

@@ -216,7 +216,7 @@ class Router:
         reason = f.get("reason")
         last = f" (last: {reason})" if reason else ""
         return [f"reconnect storm {key}: {len(times)} reconnects in "
-                f"{self.storm_window_s:.0f} s{last}"]  # fmt: skip
+                f"{self.storm_window_s:g} s{last}"]  # fmt: skip
 
     # -- instruments ---------------------------------------------------------------------
     @staticmethod

@@ -80,7 +80,7 @@ class FakeNotify:
         self.discord_url = f"{self.url}/api/webhooks/4242/{DISCORD_TOKEN}"
 
     def __enter__(self) -> FakeNotify:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True).start()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -163,7 +163,7 @@ class FakeNotify:
         else:
             text = body.get("text")
             ok = body.get("chat_id") == CHAT_ID and isinstance(text, str) and 0 < len(text) <= 4096
-        return 200 if ok else 400
+        return (204 if api == "discord" else 200) if ok else 400
 
 
 def refused_url() -> str:
