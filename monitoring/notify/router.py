@@ -111,7 +111,9 @@ class Router:
             out += self._on_reconnect(name, f, now)
         elif name == "record_closed":
             self._beats.clear()  # a clean stop: its silence is no outage
-            counts = ", ".join(f"{k} {v}" for k, v in f.items() if k not in ("venue", "ts"))
+            counts = ", ".join(
+                f"{k} {v}" for k, v in f.items() if k not in ("venue", "ts", "level")
+            )
             out.append(f"recorder stopped ({f.get('venue')}): {counts}")
         elif name == "instrument_changed":
             out.append(self._instrument_changed(f))

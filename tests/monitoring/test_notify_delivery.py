@@ -231,3 +231,17 @@ def test_a_half_configured_telegram_is_one_line_naming_the_missing_variable(
     monkeypatch.setenv("MM_NOTIFY_QUEUE_SIZE", "0")
     with pytest.raises(ConfigError, match=r"^invalid notifier setting MM_NOTIFY_QUEUE_SIZE: "):
         notify.install_from_env()
+
+
+def test_a_silent_heartbeat_is_reported_down_then_back(
+    fake: FakeNotify, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start(monkeypatch, {"MM_DISCORD_WEBHOOK_URL": fake.discord_url, "MM_NOTIFY_TICK_S": "0.02",
+                        "MM_NOTIFY_RECORDER_SILENCE_S": "0.2"})  # fmt: skip
+    notify.heartbeat("recorder mm.raw.bybit")  # what the recorder's Kafka sink calls per batch
+    fake.wait_for("down", lambda: any(" down: " in t for t in fake.texts("discord")))
+    notify.heartbeat("recorder mm.raw.bybit")
+    fake.wait_for("back", lambda: any(" back after " in t for t in fake.texts("discord")))
+    down, back = "\n".join(fake.texts("discord")).split("\n")
+    assert down.startswith("recorder mm.raw.bybit down: nothing for ")
+    assert back.startswith("recorder mm.raw.bybit back after ")
