@@ -69,7 +69,8 @@ class Sender:
         self._refilled = clock()
         self._not_before = 0.0  # a 429's retry_after, as a clock time
         self._deadline: float | None = None  # set by close(): stop waiting past it
-        self._wake = threading.Event()  # close() cuts every wait short
+        self._closing = threading.Event()  # set by close(): pacing waits end
+        self._abort = threading.Event()  # set when the close deadline passed: all waits end
         self._thread = threading.Thread(target=self._run, name=f"notify-{dest.name}", daemon=True)
 
     def __repr__(self) -> str:
@@ -101,12 +102,13 @@ class Sender:
     def begin_close(self, deadline: float) -> None:
         """Deliver what is queued until ``deadline`` (a clock time); returns at once."""
         self._deadline = deadline
+        self._closing.set()
         with contextlib.suppress(queue.Full):  # full: the thread is busy and will see it
             self._queue.put_nowait(_STOP)
 
     def end_close(self, wait_s: float) -> None:
         self._thread.join(max(0.0, wait_s))
-        self._wake.set()  # cut a backoff or a 429 wait short
+        self._abort.set()  # cut a backoff or a 429 wait short
         self._thread.join(0.05)
         left = sum(1 for item in list(self._queue.queue) if item is not _STOP)
         if left:
@@ -135,22 +137,29 @@ class Sender:
                 if self._deadline is not None and self._queue.empty():
                     return
 
-    def _sleep(self, seconds: float) -> bool:
-        """Wait; False when closing and the wait would pass the close deadline."""
+    def _sleep(self, seconds: float, until_close: bool = True) -> bool:
+        """Wait; False when closing and the wait would pass the close deadline, or the
+        close gave up. ``until_close``: the close also ends the wait (a pacing wait: the
+        last word is sent at once); otherwise only giving up does (a 429's wait)."""
+        if self._abort.is_set():
+            return False
         if seconds <= 0:
             return True
         if self._deadline is not None and self.clock() + seconds > self._deadline:
             return False
-        return not self._wake.wait(seconds)
+        (self._closing if until_close else self._abort).wait(seconds)
+        return not self._abort.is_set()
 
     def _take_token(self) -> bool:
         d = self.dest
         while True:
             now = self.clock()
             if now < self._not_before:
-                if not self._sleep(self._not_before - now):
+                if not self._sleep(self._not_before - now, until_close=False):
                     return False
                 continue
+            if self._closing.is_set():
+                return not self._abort.is_set()  # the last word does not wait for the bucket
             self._tokens = min(float(d.burst), self._tokens + (now - self._refilled) * d.rate_per_s)
             self._refilled = now
             if self._tokens >= 1.0:

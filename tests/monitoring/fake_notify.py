@@ -7,9 +7,9 @@ Discord 429 ``{"message", "retry_after": float, "global"}`` + ``Retry-After``; T
 429 ``{"ok": false, "error_code": 429, "parameters": {"retry_after": int}}``.
 
 Behaviour per test: ``limit`` (at most ``count`` requests per ``window_s``, sliding,
-else 429), ``script`` (the next answers, e.g. ``[429]``), ``mode`` ``"ok" | "500" | "hang"``
-(a 500 echoes the request path in its body, as some proxies do: a client must not log it
-unredacted). ``requests`` records every call; ``refused_url()`` is a port nobody listens on.
+else 429), ``script`` (the next answers, e.g. ``[429]``), ``mode`` ``"ok" | "500" |
+"hang"`` (``api_modes`` per API; a 500 echoes the request path in its body, as some
+proxies do: a client must not log it unredacted). ``requests`` records every call; ``refused_url()`` is a port nobody listens on.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class Request:
 class FakeNotify:
     limit: tuple[int, float] | None = None
     mode: str = "ok"
+    api_modes: dict[str, str] = field(default_factory=dict)  # per API, over ``mode``
     discord_retry_after: float = 0.3
     telegram_retry_after: int = 1
     script: dict[str, list[int]] = field(default_factory=dict)
@@ -153,9 +154,10 @@ class FakeNotify:
     def _status(self, api: str, body: dict[str, Any], forced: int | None) -> int:
         if forced is not None:
             return forced
-        if self.mode == "hang":
+        mode = self.api_modes.get(api, self.mode)
+        if mode == "hang":
             return 0
-        if self.mode == "500":
+        if mode == "500":
             return 500
         if api == "discord":
             text = body.get("content")
