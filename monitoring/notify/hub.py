@@ -11,7 +11,6 @@ and passes each text to every destination's ``Sender``.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
 import threading
@@ -54,6 +53,7 @@ class NotifyHandler(logging.Handler):
         self._intake: queue.Queue[tuple[str, Any, float]] = queue.Queue(maxsize=queue_size)
         self._beats_seen: dict[str, float] = {}
         self._closed = False
+        self._stop_now = False  # close() found the intake full: stop without the sentinel
         self._thread = threading.Thread(target=self._run, name="notify-dispatch", daemon=True)
 
     def __repr__(self) -> str:
@@ -105,8 +105,10 @@ class NotifyHandler(logging.Handler):
         def left() -> float:
             return self.close_wait_s - (time.monotonic() - t0)
 
-        with contextlib.suppress(queue.Full):  # full: the dispatcher sees _closed anyway
+        try:  # after every event already queued (the trader's last fills)
             self._intake.put_nowait(_STOP)
+        except queue.Full:
+            self._stop_now = True
         self._thread.join(max(0.0, left()))
         for s in self.senders:
             s.begin_close(s.clock() + max(0.0, left()))
@@ -131,10 +133,9 @@ class NotifyHandler(logging.Handler):
             except queue.Empty:
                 name = None
             try:
-                if name == "" or self._closed:
+                if name == "" or self._stop_now:
                     self.intake_dropped += self._intake.qsize()
-                    self._send(self.router.close(self.clock()), self.clock())
-                    return
+                    break
                 if name is not None:
                     self._send(self.router.on_event(name, fields, ts), ts)
                 now = self.clock()
@@ -142,8 +143,16 @@ class NotifyHandler(logging.Handler):
                     next_tick = now + self.tick_s
                     self._tick(now)
             except Exception as exc:  # a bad event must not end notifications
-                event(log, logging.ERROR, "notify_router_error", event_name=name,
-                      error=f"{type(exc).__name__}: {exc}"[:200])  # fmt: skip
+                self._router_error(name, exc)
+        try:
+            self._send(self.router.close(self.clock()), self.clock())
+        except Exception as exc:
+            self._router_error("close", exc)
+
+    @staticmethod
+    def _router_error(name: str | None, exc: Exception) -> None:
+        event(log, logging.ERROR, "notify_router_error", event_name=name,
+              error=f"{type(exc).__name__}: {exc}"[:200])  # fmt: skip
 
     def _tick(self, now: float) -> None:
         texts: list[str] = []

@@ -36,10 +36,12 @@ ROUTED_EVENTS = frozenset(
 
 
 def _dec(v: Any) -> Decimal:
+    """A finite Decimal, or 0: a malformed field must not cost the whole message."""
     try:
-        return Decimal(str(v))
+        d = Decimal(str(v))
     except (InvalidOperation, ValueError):
         return Decimal(0)
+    return d if d.is_finite() else Decimal(0)
 
 
 def _fmt(d: Decimal) -> str:

@@ -138,3 +138,12 @@ def test_the_same_text_within_the_window_is_sent_once_with_a_repeat_count() -> N
     assert d.admit(text, T0 + 301)  # a new window
     assert d.tick(T0 + 305) == []
     assert d.tick(T0 + 601) == []  # no repeats: nothing to add
+
+
+def test_malformed_fill_fields_count_as_zero_and_the_message_still_goes() -> None:
+    r = Router(fill_batch_s=1.0)
+    r.on_event("fill", fill("buy", "NaN", "inf"), T0)
+    r.on_event("fill", fill("buy", "2", "0.5"), T0)
+    assert r.tick(T0 + 1)[0].split("\n")[0] == (
+        "fills bybit:XRPUSDT: 2, bought 2 @ 0.5 avg; position 0"
+    )
