@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 from collections.abc import Iterator
@@ -84,7 +83,8 @@ def test_events_reach_both_apis_batched_deduplicated_and_in_their_formats(
 
 
 def test_requests_are_paced_under_the_apis_own_limit(fake: FakeNotify) -> None:
-    fake.limit = (4, 0.3)  # the fake answers 429 past 4 requests in any 0.3 s
+    fake.limit = (5, 0.3)  # the fake answers 429 past 5 requests in any 0.3 s
+    # a bucket of 1 + 10/s sends at most 4 in any 0.3 s: one to spare for arrival jitter
     dest = Discord(webhook_url=SecretStr(fake.discord_url), rate_per_s=10.0, burst=1)
     sender = Sender(dest).start()
     for i in range(8):  # 1500 chars each: no two fit one message
@@ -94,7 +94,7 @@ def test_requests_are_paced_under_the_apis_own_limit(fake: FakeNotify) -> None:
     times = [r.at for r in fake.requests]
     assert [r.status for r in fake.requests] == [204] * 8  # never a 429
     assert fake.texts("discord") == [str(i) * 1500 for i in range(8)]
-    assert min(b - a for a, b in itertools.pairwise(times)) >= 0.09
+    assert times[-1] - times[0] >= 0.65  # 7 gaps of 0.1 s (an unpaced burst takes ~10 ms)
     assert sender.stats() | {"queued": 0} == {"submitted": 8, "sent": 8, "requests": 8,
         "dropped": 0, "failed": 0, "rate_limited": 0, "queued": 0}  # fmt: skip
 
