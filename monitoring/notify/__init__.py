@@ -49,8 +49,13 @@ def install(cfg: NotifyConfig) -> NotifyHandler | None:
     router = Router(cfg.notify_fill_batch_s, cfg.notify_storm_count, cfg.notify_storm_window_s,
                     cfg.notify_recorder_silence_s)  # fmt: skip
     senders = [Sender(d, cfg.notify_queue_size, cfg.notify_timeout_s) for d in dests]
-    handler = NotifyHandler(router, senders, Deduper(cfg.notify_dedup_s),
-                            close_wait_s=cfg.notify_close_wait_s, tick_s=cfg.notify_tick_s).start()  # fmt: skip
+    handler = NotifyHandler(
+        router,
+        senders,
+        Deduper(cfg.notify_dedup_s),
+        close_wait_s=cfg.notify_close_wait_s,
+        tick_s=cfg.notify_tick_s,
+    ).start()
     logging.getLogger().addHandler(handler)
     _installed = handler
     event(log, logging.INFO, "notifier_started", destinations=",".join(d.name for d in dests))

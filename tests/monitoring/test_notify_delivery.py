@@ -143,7 +143,7 @@ def test_hanging_and_refusing_endpoints_cost_the_trading_path_nothing(
     caplog.set_level(logging.INFO)
     fake.mode = "hang"
     handler = start(monkeypatch, {**fake.env(), "MM_TELEGRAM_API_URL": refused_url(),
-                                  "MM_NOTIFY_QUEUE_SIZE": "50", "MM_NOTIFY_TIMEOUT_S": "3",
+                                  "MM_NOTIFY_QUEUE_SIZE": "50", "MM_NOTIFY_TIMEOUT_S": "20",
                                   "MM_NOTIFY_FILL_BATCH_S": "0.05", "MM_NOTIFY_TICK_S": "0.02",
                                   "MM_NOTIFY_CLOSE_WAIT_S": "0.3"})  # fmt: skip
     # the live flow's log path: trader outputs through the real LogSink, 10k events
@@ -162,18 +162,19 @@ def test_hanging_and_refusing_endpoints_cost_the_trading_path_nothing(
     flow_s = time.perf_counter() - t0
     slowest = 0.0
     t0 = time.perf_counter()
-    for i in range(10_000):  # and straight through core.log.event
+    for i in range(2_000):  # and straight through core.log.event
         t1 = time.perf_counter()
         event(log, logging.WARNING, "risk_state", **{**RISK, "reason": f"loss {i}"})
         slowest = max(slowest, time.perf_counter() - t1)
     direct_s = time.perf_counter() - t0
-    assert sum("risk_state" in r.getMessage() for r in caplog.records) == 12_500  # all logged
+    assert sum("risk_state" in r.getMessage() for r in caplog.records) == 4_500  # all logged
     fake.wait_for("a request hanging", lambda: fake.requests, timeout=5)
-    # one request waiting on the caller's thread would take the 3 s timeout; measured on
-    # a loaded 2-core machine: ~3 s and ~1.2 s in all (caplog included), slowest ~10 ms
-    assert slowest < 1.0 and flow_s < 15.0 and direct_s < 8.0, (slowest, flow_s, direct_s)
+    # one request waited for on the caller's thread would take the 20 s timeout. Measured
+    # on the loaded 2-core machine, caplog included: ~3 s and ~0.3 s, slowest ~10 ms alone;
+    # inside the full suite (GC pauses on its big heap) up to 8 s, 3 s and 1.4 s
+    assert slowest < 10.0 and flow_s < 60.0 and direct_s < 60.0, (slowest, flow_s, direct_s)
     print(
-        f"\n10k via LogSink {flow_s:.3f} s; 10k via event() {direct_s:.3f} s, "
+        f"\n10k via LogSink {flow_s:.3f} s; 2k via event() {direct_s:.3f} s, "
         f"slowest {slowest * 1e3:.1f} ms"
     )
     st = handler.stats()
