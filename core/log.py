@@ -52,7 +52,9 @@ class RedactSecrets(logging.Filter):
 
 
 _REDACT = RedactSecrets()
-_THIRD_PARTY = ("pybit", "pybit._http_manager", "pybit._websocket_stream", "websockets")
+# httpx logs each request's URL at INFO: a Telegram URL carries the bot token
+_THIRD_PARTY = ("pybit", "pybit._http_manager", "pybit._websocket_stream", "websockets",
+                "httpx", "httpcore")  # fmt: skip
 
 
 def protect(*secrets: SecretStr | str | None) -> None:
@@ -65,6 +67,14 @@ def protect(*secrets: SecretStr | str | None) -> None:
         lg = logging.getLogger(name)
         if _REDACT not in lg.filters:
             lg.addFilter(_REDACT)
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered secret masked (for text that is not a log line)."""
+    for s in _REDACT._secrets:
+        if s in text:
+            text = text.replace(s, MASK)
+    return text
 
 
 def get_logger(name: str) -> logging.Logger:
@@ -89,6 +99,9 @@ def setup_logging(level: int = logging.INFO) -> None:
     root.setLevel(level)
     for name in _THIRD_PARTY:
         logging.getLogger(name).addFilter(_REDACT)
+    from monitoring.notify import install_from_env  # late: core must not need it to load
+
+    install_from_env()
 
 
 def json_mode() -> bool:
@@ -108,8 +121,9 @@ def format_event(name: str, fields: dict[str, Any]) -> str:
 
 
 def event(logger: logging.Logger, level: int, name: str, **fields: Any) -> None:
-    """Log one structured event (cheap no-op when the level is disabled)."""
+    """Log one structured event (cheap no-op when the level is disabled). The name and
+    fields also ride on the record, for handlers that act on events (the notifier)."""
     if logger.isEnabledFor(level):
         if json_mode():
             fields = {"ts": time.time_ns(), "level": logging.getLevelName(level), **fields}
-        logger.log(level, format_event(name, fields))
+        logger.log(level, format_event(name, fields), extra={"mm_event": name, "mm_fields": fields})

@@ -1,1 +1,2 @@
-"""Prometheus metrics of the live/paper flows and the recorder (docs/monitoring.md)."""
+"""Watching a running system: Prometheus metrics (docs/monitoring.md) and operator
+notifications (docs/notifications.md)."""

@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bybit"))  # the fake Bybit
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "monitoring"))  # fake notify
 
 from fake_bybit import TICK, FakeBybit
+from fake_notify import FakeNotify
 from live_helpers import LiveProcess, Run, live_env
 from live_scenarios import Session, run_session
 from liveness_scenarios import run_liveness_session
@@ -39,14 +41,24 @@ def liveness_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sessi
 
 
 @pytest.fixture(scope="session")
-def paper_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+def paper_notifier() -> Iterator[FakeNotify]:
+    """The paper run's notifier endpoints: Telegram answers, Discord hangs every request."""
+    with FakeNotify(api_modes={"discord": "hang"}) as notifier:
+        yield notifier
+
+
+@pytest.fixture(scope="session")
+def paper_run(
+    tmp_path_factory: pytest.TempPathFactory, paper_notifier: FakeNotify
+) -> Iterator[Run]:
     """Paper mode with no keys in the environment: quotes into the lake, nothing sent.
     Public trades through both sides of the book fill the simulated orders all along,
     until the process has exited (so a simulated order left resting at the shutdown
-    would fill after it)."""
+    would fill after it). Notifications on, one endpoint hanging: nothing else changes."""
     lake = tmp_path_factory.mktemp("paper_lake")
     with FakeBybit() as fake:
-        env = live_env(fake.env(), lake, MM_MODE="paper")
+        env = live_env(fake.env(), lake, MM_MODE="paper", **paper_notifier.env(),
+                       MM_NOTIFY_FILL_BATCH_S="0.5")  # fmt: skip
         del env["BYBIT_API_KEY"], env["BYBIT_API_SECRET"]
         proc = LiveProcess(env).start()
         done = threading.Event()

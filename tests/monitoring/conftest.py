@@ -1,5 +1,6 @@
-"""Monitoring fixtures: one paper run of ``flows.live_mm`` against the fake Bybit with
-its metrics endpoint on, scraped once trading has gone quiet (session-scoped)."""
+"""Monitoring fixtures: a fake Discord + Telegram per test (one local HTTP server), and
+one paper run of ``flows.live_mm`` against the fake Bybit with its metrics endpoint on,
+scraped once trading has gone quiet (session-scoped)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bybit"))  # the fa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "live"))  # live-flow helpers
 
 from fake_bybit import TICK, FakeBybit
+from fake_notify import FakeNotify
 from live_helpers import LiveProcess, Run, live_env
 from metrics_helpers import SECRET_ENV, MetricsRun, Scrape, free_port, scrape
 
@@ -66,3 +68,9 @@ def _trade_through(fake: FakeBybit, done: threading.Event) -> None:
             continue
         fake.publish_trade(format(bid - 50 * TICK, "f"), "500", "Sell")
         fake.publish_trade(format(ask + 50 * TICK, "f"), "500", "Buy")
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeNotify]:
+    with FakeNotify() as f:
+        yield f
