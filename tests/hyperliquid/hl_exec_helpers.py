@@ -9,6 +9,7 @@ to end tests use the fake server (fake_hyperliquid.py) over real HTTP and websoc
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from eth_account import Account
@@ -41,8 +42,9 @@ def secret(key: str = AGENT_KEY) -> SecretStr:
 class FakeClockMs:
     """Seconds-and-ms fake clock shared by the gateway (seconds) and the fake (ms)."""
 
-    def __init__(self, start_s: float = 1_767_225_600.0) -> None:
-        self.now = start_s
+    def __init__(self, start_s: float | None = None) -> None:
+        # starts at the real time: the signer's nonces are real milliseconds
+        self.now = time.time() if start_s is None else start_s
         self.slept = 0.0
 
     def __call__(self) -> float:
@@ -64,6 +66,8 @@ class InProcessApi(HyperliquidApi):
     def _post(self, path: str, body: dict[str, Any]) -> Any:
         body = json.loads(json.dumps(body))
         if path == "/info":
+            if body.get("type") == "meta":  # the market half's answer, in the real server
+                return {"universe": [{"name": c, "szDecimals": d} for c, d in COINS.items()]}
             return json.loads(json.dumps(self.fake.info(body)))
         status, answer = self.fake.exchange(body)
         if status != 200:
