@@ -1,7 +1,10 @@
-"""Live market making on Bybit V5 (and paper trading on live data).
+"""Live market making on Bybit V5 (and paper trading on live data, Bybit or Hyperliquid).
 
     MM_SYMBOLS=XRPUSDT BYBIT_API_KEY=... BYBIT_API_SECRET=... python -m bytewax.run flows.live_mm
     MM_MODE=paper MM_SYMBOLS=XRPUSDT python -m bytewax.run flows.live_mm     # no keys, no orders
+    MM_MODE=paper MM_VENUE=hyperliquid MM_SYMBOLS=BTC,ETH python -m bytewax.run flows.live_mm
+
+MM_VENUE picks the venue's market side (flows/venues.py); see docs/hyperliquid.md.
 
 Testnet is the default; mainnet needs MM_NETWORK=mainnet (and logs a loud warning).
 Endpoints: BYBIT_REST_URL, BYBIT_WS_PUBLIC_URL, BYBIT_WS_PRIVATE_URL.
@@ -79,6 +82,7 @@ from engine.select import engine_name, make_trader
 from flows.entry import lazy_flow
 from flows.params_watch import ParamsWatcher
 from flows.start_checks import warn_never_quote
+from flows.venues import LIVE_VENUES, VenueMarket, hyperliquid_market
 from operators.trader import Trader, TraderOutput
 from warehouse.lake_writer import write_rows
 from warehouse.run_sink import (
@@ -166,17 +170,23 @@ def _params(settings: Settings, symbol: str) -> StrategyParams:
     return settings.params_for(symbol)
 
 
-def build_live_flow(settings: Settings, cfg: BybitConfig) -> Dataflow:
+def build_live_flow(settings: Settings, cfg: BybitConfig | None = None) -> Dataflow:
+    """``cfg``: Bybit's settings (read from the environment when None and MM_VENUE=bybit)."""
     mode = settings.mode
-    if settings.venue != "bybit":
+    if settings.venue not in LIVE_VENUES:
         raise ConfigError(
-            f"venue {settings.venue!r} has no live connector yet", "use MM_VENUE=bybit"
+            f"venue {settings.venue!r} has no live connector yet",
+            f"use MM_VENUE={'|'.join(LIVE_VENUES)}",
         )
     if not settings.symbols:
         raise ConfigError("no symbols to trade", "set MM_SYMBOLS, e.g. MM_SYMBOLS=BTCUSDT")
-    refuse_inverse(settings.symbols)
-    if mode == "live":
-        cfg.require_keys()  # one line: set the keys or use paper mode
+    if settings.venue == "hyperliquid" and mode == "live":
+        raise ConfigError("live trading on Hyperliquid is not wired yet", "use MM_MODE=paper")
+    if settings.venue == "bybit":
+        cfg = cfg or load_bybit_config()
+        refuse_inverse(settings.symbols)
+        if mode == "live":
+            cfg.require_keys()  # one line: set the keys or use paper mode
     if engine_name(settings.engine) == "compiled":
         # load every kernel now (from numba's cache; compiled once per machine): a first
         # call inside the flow would stall the trader while market data and own-order
@@ -184,20 +194,21 @@ def build_live_flow(settings: Settings, cfg: BybitConfig) -> Dataflow:
         from engine.warmup import warm_up
 
         warm_up()
-    rest = BybitRest(cfg)
-    specs: dict[str, InstrumentSpec] = BybitInstruments(rest, settings.symbols, cfg.category).load()
+    flow_name = f"live_mm_{os.getpid()}"
+    resync_bus = f"{flow_name}/resync"  # trader -> public source: resubscribe this book
+    if settings.venue == "hyperliquid":
+        venue_market = hyperliquid_market(settings.symbols, resync_bus)
+    else:
+        assert cfg is not None
+        venue_market = bybit_market(settings, cfg, resync_bus)
+    rest, specs = venue_market.rest, venue_market.specs
     insts = sorted(s.id for s in specs.values())
     params = {specs[s].id: _params(settings, s) for s in settings.symbols}
     by_inst = {s.id: s for s in specs.values()}
-    flow_name = f"live_mm_{os.getpid()}"
-    resync_bus = f"{flow_name}/resync"  # trader -> public source: resubscribe this book
-    clock_offset_ns = measure_clock_offset(rest)
+    clock_offset_ns = venue_market.clock_offset_ns
 
     flow = Dataflow("live_mm")
-    public = BybitPublicSource(
-        settings.symbols, settings.depth, True, cfg, specs, resync_bus=resync_bus
-    )
-    market = op.input("public", flow, public)
+    market = op.input("public", flow, venue_market.public)
     clock = op.input("clock", flow, ClockSource(insts, interval_ms=1000))
     feedback = op.input("feedback", flow, FeedbackSource(flow_name, insts))  # + Shutdown
     inputs = [market, clock, feedback]
@@ -207,13 +218,16 @@ def build_live_flow(settings: Settings, cfg: BybitConfig) -> Dataflow:
     positions: dict[str, Any] = {}
     run_tag = make_run_tag()
     if mode == "live":
+        assert cfg is not None
         prefix = next(iter(params.values())).orders.client_id_prefix
         gateway = BybitGateway(rest, specs, run_tag=run_tag, client_id_prefix=prefix)
         report = gateway.start(insts, dcp_window_s=cfg.dcp_window_s)
         positions = report.positions
         WORKERS[flow_name] = GatewayWorker(gateway, bus(flow_name))
         inputs.append(op.input("private", flow, BybitPrivateSource(settings.symbols, cfg, specs)))
-    warn_never_quote(rest, by_inst, params, cfg.category, positions)
+    if settings.venue == "bybit":
+        assert cfg is not None
+        warn_never_quote(rest, by_inst, params, cfg.category, positions)
 
     def make(inst: str) -> Trader:
         spec, p = by_inst[inst], params[inst]
@@ -246,10 +260,22 @@ def build_live_flow(settings: Settings, cfg: BybitConfig) -> Dataflow:
     if mode == "live":
         actions = op.filter_map_value("actions", outputs, lambda o: o.actions or None)
         op.output("orders", actions, BybitOrderSink(flow_name))
-    event(log, logging.INFO, "live_mm_start", mode=mode, network=cfg.network, symbols=",".join(settings.symbols),
-          run_tag=run_tag, lake=str(settings.lake), rest=cfg.rest_url)  # fmt: skip
+    event(log, logging.INFO, "live_mm_start", mode=mode, venue=settings.venue,
+          network=venue_market.network, symbols=",".join(settings.symbols), run_tag=run_tag,
+          lake=str(settings.lake), rest=venue_market.rest_url)  # fmt: skip
     install_shutdown(flow_name, gateway, insts)
     return flow
+
+
+def bybit_market(settings: Settings, cfg: BybitConfig, resync_bus: str) -> VenueMarket:
+    rest = BybitRest(cfg)
+    specs: dict[str, InstrumentSpec] = BybitInstruments(rest, settings.symbols, cfg.category).load()
+    public = BybitPublicSource(
+        settings.symbols, settings.depth, True, cfg, specs, resync_bus=resync_bus
+    )
+    offset = measure_clock_offset(rest)
+    assert cfg.rest_url is not None
+    return VenueMarket("bybit", specs, public, offset, cfg.network, cfg.rest_url, rest, cfg)
 
 
 def measure_clock_offset(rest: BybitRest, tries: int = 3) -> int:
@@ -359,7 +385,7 @@ def install_shutdown(flow_name: str, gateway: BybitGateway | None, insts: list[s
 def flow_from_env() -> Dataflow:
     setup_logging()
     settings = load_settings()
-    cfg = load_bybit_config()
+    cfg = load_bybit_config() if settings.venue == "bybit" else None
     return build_live_flow(settings, cfg)
 
 

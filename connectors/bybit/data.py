@@ -158,7 +158,7 @@ class PublicFeed(ReconnectingWs):
         self.stats.resets += 1
         batch = feed_reset_batch(time.time_ns(), self._next_no(), code)
         self.queue.append((self.inst, batch))
-        event(log, logging.WARNING, "feed_reset", venue="bybit", inst=self.inst, reason=reason)
+        event(log, logging.WARNING, "feed_reset", venue=self.venue, inst=self.inst, reason=reason)
 
     # -- session --------------------------------------------------------------------------
     async def on_open(self, first: bool) -> None:
@@ -187,7 +187,7 @@ class PublicFeed(ReconnectingWs):
     def _on_resync_request(self, reason: str) -> None:
         self.stats.resync_requests += 1
         if self._ws is None:
-            event(log, logging.INFO, "resync_skipped", venue="bybit", inst=self.inst,
+            event(log, logging.INFO, "resync_skipped", venue=self.venue, inst=self.inst,
                   reason=reason, why="not connected: the reconnect subscribes afresh")  # fmt: skip
             return
         self._schedule_resubscribe(ResetReason.RESYNC, f"resync requested: {reason}")
@@ -215,26 +215,30 @@ class PublicFeed(ReconnectingWs):
             task.cancel()
 
     async def _resubscribe(self, reason: str, delay: float, attempt: int) -> None:
-        event(log, logging.WARNING, "book_resubscribe", venue="bybit", inst=self.inst,
+        event(log, logging.WARNING, "book_resubscribe", venue=self.venue, inst=self.inst,
               reason=reason, attempt=attempt, delay_s=round(delay, 3))  # fmt: skip
         if delay:
             await asyncio.sleep(delay)
         seen = self._snapshot_seen = asyncio.Event()
         self.stats.resubscribes += 1
+        await self.send_resubscribe()
+        try:
+            await asyncio.wait_for(seen.wait(), self.resync_timeout_s)
+        except TimeoutError:
+            self._resub_pending = False
+            self.stats.resubscribe_timeouts += 1
+            event(log, logging.WARNING, "book_resubscribe_timeout", venue=self.venue,
+                  inst=self.inst, timeout_s=self.resync_timeout_s)  # fmt: skip
+            await self._drop(f"no snapshot within {self.resync_timeout_s}s of a resubscribe")
+
+    async def send_resubscribe(self) -> None:
+        """Unsubscribe + subscribe the book: the venue answers with a fresh snapshot."""
         await self.send(
             {"req_id": self.next_req_id(), "op": "unsubscribe", "args": [self.book_topic]}
         )
         await self.send(
             {"req_id": self.next_req_id(), "op": "subscribe", "args": [self.book_topic]}
         )
-        try:
-            await asyncio.wait_for(seen.wait(), self.resync_timeout_s)
-        except TimeoutError:
-            self._resub_pending = False
-            self.stats.resubscribe_timeouts += 1
-            event(log, logging.WARNING, "book_resubscribe_timeout", venue="bybit",
-                  inst=self.inst, timeout_s=self.resync_timeout_s)  # fmt: skip
-            await self._drop(f"no snapshot within {self.resync_timeout_s}s of a resubscribe")
 
     def session_tasks(self) -> list[Coroutine[Any, Any, None]]:
         tasks = [self._watchdog()]
@@ -304,7 +308,7 @@ class PublicFeed(ReconnectingWs):
             return
         if full and u == 1 and self.last_u is not None:
             self.stats.full_resends += 1
-            event(log, logging.WARNING, "book_full_resend", venue="bybit", inst=self.inst)
+            event(log, logging.WARNING, "book_full_resend", venue=self.venue, inst=self.inst)
         rows = parsed.book
         if full and rows and rows[0][6] != SNAPSHOT:  # u == 1 sent as a delta
             rows = [(*r[:6], SNAPSHOT, *r[7:]) for r in rows]
@@ -317,7 +321,7 @@ class PublicFeed(ReconnectingWs):
         """A book message we cannot apply: the book is unknown until a fresh snapshot."""
         self.stats.bad_messages += 1
         what = "snapshot" if msg.get("type") == "snapshot" else "delta"
-        event(log, logging.WARNING, "book_bad_message", venue="bybit", inst=self.inst,
+        event(log, logging.WARNING, "book_bad_message", venue=self.venue, inst=self.inst,
               type=what, error=error[:200])  # fmt: skip
         self._schedule_resubscribe(ResetReason.BAD_MESSAGE, f"bad book {what}: {error[:120]}")
 

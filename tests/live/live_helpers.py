@@ -206,9 +206,11 @@ class Run:
 
 
 # -- the lake ---------------------------------------------------------------------------
-def read_table(lake: Path, table: str) -> pl.DataFrame:
+def read_table(
+    lake: Path, table: str, venue: str = "bybit", symbol: str = "XRPUSDT"
+) -> pl.DataFrame:
     """All rows of one run table (empty frame if none were written), in write order."""
-    files = sorted((lake / table).glob("venue=bybit/symbol=XRPUSDT/date=*/*.parquet"))
+    files = sorted((lake / table).glob(f"venue={venue}/symbol={symbol}/date=*/*.parquet"))
     if not files:
         return pl.DataFrame()
     return pl.concat([pl.read_parquet(f) for f in files], how="vertical").sort("seq")
