@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from connectors.bybit.errors import ErrorAction
+from connectors.hyperliquid import rest
 from core.errors import MMError
 
 POST_ONLY = "Post only order would have immediately matched"
@@ -105,8 +106,9 @@ class HyperliquidError(MMError):
         super().__init__(f"hyperliquid error: {text}", f"action: {self.action.value}")
 
 
-class HyperliquidTransportError(MMError):
-    """No usable JSON answer: network failure or an HTTP error status."""
+class HyperliquidTransportError(rest.HyperliquidTransportError):
+    """No usable JSON answer: network failure or an HTTP error status (with the action;
+    a subclass of the /info client's error, so one ``except`` catches both)."""
 
     def __init__(self, message: str, status: int | None, action: ErrorAction) -> None:
         self.status = status

@@ -25,6 +25,7 @@ compare the bot's view against it.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -34,16 +35,8 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
+from fake_hyperliquid import NOT_HANDLED, ExchangeHooks, dumps
 from hyperliquid.utils.signing import action_hash, construct_phantom_agent, l1_payload
-
-try:  # the server half (hl-market); absent, the hooks still run in-process
-    from fake_hyperliquid import NOT_HANDLED, ExchangeHooks
-except ImportError:  # pragma: no cover
-    NOT_HANDLED = object()
-
-    class ExchangeHooks:  # type: ignore[no-redef]
-        server: Any = None
-
 
 MAKER_FEE = Decimal("0.00015")
 TAKER_FEE = Decimal("0.00045")
@@ -131,7 +124,6 @@ class FakeExchange(ExchangeHooks):
         self.requests_used = 0
         self._oid = 1000
         self._tid = 1
-        self.server: Any = getattr(self, "server", None)
         self.pushed: list[tuple[str, Any]] = []
 
     # -- fault injection ------------------------------------------------------------------
@@ -143,8 +135,8 @@ class FakeExchange(ExchangeHooks):
 
     def drop_users(self) -> None:
         """Close every user-channel connection (the server's drop hook)."""
-        if self.server is not None and hasattr(self.server, "drop_all"):
-            self.server.drop_all()
+        if self.server is not None:
+            self.server.drop_connections()
 
     # -- ExchangeHooks --------------------------------------------------------------------
     def exchange(self, body: dict[str, Any]) -> tuple[int, Any]:
@@ -212,12 +204,12 @@ class FakeExchange(ExchangeHooks):
         kind = subscription.get("type")
         if kind not in ("orderUpdates", "userFills", "userEvents"):
             return False
-        if kind == "userFills" and self.server is not None:
+        if kind == "userFills":
             with self.lock:
                 snap = {"isSnapshot": True, "user": self.account, "fills": list(self.fills)}
-            send = getattr(self.server, "send_to", None)
-            if send is not None:
-                send(conn, "userFills", snap)
+            text = dumps({"channel": "userFills", "data": snap})
+            # we run on the server's loop before it queues the ack: the snapshot follows it
+            asyncio.get_running_loop().call_soon(conn.queue.put_nowait, text)
         return True
 
     def on_market(self, coin: str, book_levels: Any, trades: Any, time_ms: int) -> None:
@@ -351,11 +343,9 @@ class FakeExchange(ExchangeHooks):
             # the venue keeps the original when a modify is refused
             return {"error": f"Post only order would have immediately matched, bbo was {_wire(book.bid or Decimal(0))}@{_wire(book.ask or Decimal(0))}. asset={w['a']}"}  # fmt: skip
         del self.orders[old.oid]
-        self._finish(old, "canceled")
-        if w.get("c") == old.cloid:
-            w["c"] = old.cloid
-        placed = self._place(w)
-        return placed
+        # the replaced order: orderStatus says canceled; the push is the new order's "open"
+        self.done[old.oid] = (old, "canceled", self.clock_ms())
+        return self._place(w)
 
     def _cancel_oid(self, oid: Any) -> Any:
         o = self._find(oid)

@@ -26,7 +26,7 @@ ACCOUNT_KEY = "0x" + "a7" * 32  # the account the API wallet trades for
 STRANGER_KEY = "0x" + "5e" * 32  # a key nobody authorised
 AGENT = Account.from_key(AGENT_KEY).address
 ACCOUNT = Account.from_key(ACCOUNT_KEY).address
-COINS = {"BTC": 5, "ETH": 4, "DOGE": 0}
+COINS = {"BTC": 5, "ETH": 4, "SOL": 2}  # fake_hyperliquid.DEFAULT_UNIVERSE
 INST = "hyperliquid:ETH"
 TAG = "k2x9q1"
 
