@@ -111,6 +111,7 @@ class HyperliquidGateway:
         self.retry_delay_s = retry_delay_s
         self.halted = ""
         self.orders: dict[str, _Order] = {}  # client id -> order (this run's, while open)
+        self.heartbeat: Any = None  # the DeadMansSwitch: disarmed once cancel-all is confirmed
         self._assets = dict(assets) if assets is not None else self._load_assets()
         self._rng = random.Random()
 
@@ -272,10 +273,14 @@ class HyperliquidGateway:
                     left[inst] = n
             if not left:
                 event(log, logging.INFO, "cancel_all_confirmed", venue=VENUE, insts=insts)
+                if self.heartbeat is not None:
+                    self.heartbeat.stop(disarm=True)
                 return True
             if self.clock() >= deadline:
                 event(log, logging.ERROR, "cancel_all_unconfirmed", venue=VENUE,
                       open_orders=left, timeout_s=timeout_s)  # fmt: skip
+                if self.heartbeat is not None:  # armed: the venue cancels what we could not
+                    self.heartbeat.stop(disarm=False)
                 return False
             self.sleep(min(poll_s, max(0.0, deadline - self.clock())) or poll_s)
 
