@@ -61,6 +61,6 @@ def start_hyperliquid_live(
     switch = DeadMansSwitch(beat.schedule_cancel, cfg.dead_mans_switch_s, cfg.heartbeat_s)
     switch.start()
     gw.heartbeat = switch
-    WORKERS[flow_name] = GatewayWorker(gw, bus(flow_name))  # type: ignore[arg-type]
+    WORKERS[flow_name] = GatewayWorker(gw, bus(flow_name))
     private = HyperliquidPrivateSource({s.id: s for s in specs.values()}, gw.ids, cfg)
     return HyperliquidLive(gw, private, switch, report.positions)

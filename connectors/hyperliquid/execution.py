@@ -80,6 +80,8 @@ class _Outcome:
 class HyperliquidGateway:
     """Sends OrderActions to ``POST /exchange``; see the module docstring for the rules."""
 
+    venue = VENUE
+
     def __init__(
         self,
         api: HyperliquidApi,

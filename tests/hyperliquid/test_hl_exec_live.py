@@ -77,7 +77,7 @@ def hl_live_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
 
 
 def test_quotes_are_alo_on_the_grid_with_this_runs_cloids(hl_live_run: Run) -> None:
-    proc, (fake, ex) = hl_live_run.proc, hl_live_run.fake
+    proc, (_, ex) = hl_live_run.proc, hl_live_run.fake
     [start] = proc.events("live_mm_start")
     assert (start["mode"], start["venue"]) == ("live", "hyperliquid")
     ids = ClientIds("mm", start["run_tag"])
@@ -102,12 +102,22 @@ def test_fills_change_position_and_pnl_as_the_venue_booked_them(hl_live_run: Run
     venue_fills = sorted((int(Decimal(f["px"]) / Decimal("0.1")), int(Decimal(f["sz"]) / LOT),
                           1 if f["side"] == "B" else -1) for f in ex.fills)  # fmt: skip
     assert lake_fills == venue_fills
+    # fees exact, per fill, in fee units (1e-8 of tick x lot = 1e-14 USDC)
+    by_tid = {str(f["tid"]): f for f in ex.fills}
+    for r in fills.iter_rows(named=True):
+        fee = Decimal(by_tid[r["exec_id"]]["fee"])
+        assert r["fee_units"] == int(fee / Decimal("1e-14")) and fee % Decimal("1e-14") == 0
     led = ex.ledgers["BTC"]
-    pnl = read_table(lake, "pnl", "hyperliquid", "BTC")
-    last = pnl.row(-1, named=True)
+    last = read_table(lake, "pnl", "hyperliquid", "BTC").row(-1, named=True)
     assert int(last["position"]) == int(led.szi / LOT)
-    fees = sum(Decimal(f["fee"]) for f in ex.fills)
-    assert fees == led.fees
+    # PnL: the venue's cash flows valued at the trader's last mid, less the venue's fees
+    cash = -sum(
+        (1 if f["side"] == "B" else -1) * Decimal(f["px"]) * Decimal(f["sz"]) for f in ex.fills
+    )
+    assert last["cash"] == pytest.approx(float(cash), rel=1e-12, abs=1e-9)
+    assert last["fees"] == pytest.approx(float(led.fees), rel=1e-12, abs=1e-12)
+    venue_total = cash + led.szi * Decimal(repr(last["mid"])) - led.fees
+    assert last["total"] == pytest.approx(float(venue_total), rel=1e-9, abs=1e-6)
 
 
 def test_private_stream_resubscribes_after_a_drop(hl_live_run: Run) -> None:
@@ -135,3 +145,17 @@ def test_no_key_or_signature_in_any_output(hl_live_run: Run) -> None:
     assert len(sigs) >= 3
     for s in sigs:
         assert s["r"][2:].lower() not in text and s["s"][2:].lower() not in text
+
+
+def test_live_without_keys_is_one_line_suggesting_paper(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.config import load_settings
+    from core.errors import ConfigError
+    from flows.live_mm import build_live_flow
+
+    for k, v in {"MM_VENUE": "hyperliquid", "MM_MODE": "live", "MM_SYMBOLS": "BTC",
+                 "HYPERLIQUID_API_URL": "http://127.0.0.1:9"}.items():  # fmt: skip
+        monkeypatch.setenv(k, v)
+    with pytest.raises(ConfigError) as err:
+        build_live_flow(load_settings())
+    text = str(err.value)
+    assert "HYPERLIQUID_SECRET_KEY" in text and "MM_MODE=paper" in text and "\n" not in text
