@@ -253,7 +253,20 @@ class HyperliquidGateway:
         return report
 
     def start(self, insts: list[str]) -> StartupReport:
+        """Start-up: the venue's count of our address requests first (so the budget
+        starts honest), then reconciliation."""
+        self.sync_rate_limit()
         return self.reconcile_start(insts)
+
+    def sync_rate_limit(self) -> None:
+        """Adopt ``userRateLimit`` (requests used / cap) into the address bucket."""
+        try:
+            got = self._info({"type": "userRateLimit", "user": self.account})
+            self.limiter.on_user_rate_limit(int(got["nRequestsUsed"]), int(got["nRequestsCap"]))
+        except (MMError, OSError, KeyError, TypeError, ValueError) as exc:
+            event(log, logging.WARNING, "rate_limit_unknown", venue=VENUE, error=str(exc)[:200])
+            return
+        event(log, logging.INFO, "rate_budget", venue=VENUE, **self.limiter.headroom())
 
     def cancel_all_and_confirm(
         self, timeout_s: float, insts: list[str] | None = None, poll_s: float = 0.25

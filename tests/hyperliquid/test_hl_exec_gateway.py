@@ -25,6 +25,7 @@ from connectors.hyperliquid.execution import HyperliquidGateway
 from connectors.hyperliquid.heartbeat import DeadMansSwitch
 from connectors.hyperliquid.ratelimit import HyperliquidLimiter
 from connectors.hyperliquid.signing import ClientIds, Signer
+from core.errors import ConfigError
 from core.events import OrderStatus
 from core.orders import ActionType, OrderAction
 
@@ -124,7 +125,10 @@ def test_start_up_cancels_earlier_runs_and_leaves_other_orders(
     [s] = stranger.execute([OrderAction(ActionType.PLACE, INST, "otherzz-1", -1, 301_000, 100)])
     assert s.status == OrderStatus.NEW
     gw = gateway(fake, clock)
-    report = gw.reconcile_start([INST])
+    report = gw.start([INST])
+    # the address budget starts from the venue's count (2 places of the others), then
+    # the leftover's cancel spends one more
+    assert gw.limiter.headroom()["address_requests"] == 10_000 - 2 - 1
     assert len(report.cancelled) == 1 and len(report.foreign) == 1 and report.own == []
     assert [o.cloid for o in fake.orders.values()] == [ClientIds("other", "zz").cloid("otherzz-1")]
     assert report.positions[INST].qty == 0
@@ -181,3 +185,22 @@ def test_dead_mans_switch_cancels_when_heartbeats_stop(
     assert dms.triggers_today == 1 and not dms.exhausted
     dms.stop()  # a clean stop unsets the deadline
     assert fake.schedule_at is None
+
+
+def test_switch_firings_are_counted_and_warned_near_the_daily_cap(
+    clock: FakeClockMs, caplog: pytest.LogCaptureFixture
+) -> None:
+    sent: list[int | None] = []
+    dms = DeadMansSwitch(lambda at: sent.append(at) or True, 10, 3, clock=clock, warn_at=2)
+    for _ in range(3):
+        dms.beat()
+        clock.sleep(11)  # hung past the deadline: the venue fired
+    dms.beat()
+    assert dms.triggers_today == 3 and sent[-1] == clock.ms() + 10_000
+    fired = [r for r in caplog.records if "dead_mans_switch_fired" in r.getMessage()]
+    assert [r.levelname for r in fired] == ["WARNING", "ERROR", "ERROR"]
+    clock.sleep(86_400)  # a new UTC day: the venue's count starts again
+    dms.beat()
+    assert dms.triggers_today == 1
+    with pytest.raises(ConfigError, match="does not fit"):
+        DeadMansSwitch(lambda at: True, 10, 6)
