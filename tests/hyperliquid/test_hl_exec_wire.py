@@ -170,3 +170,12 @@ def test_rate_budgets_ip_weight_and_address_allowance() -> None:
     assert lim.wait_time("cancel", 1) == pytest.approx(10.0)
     lim.on_user_rate_limit(used=9_000, cap=10_000)
     assert lim.headroom()["address_requests"] == 1000.0
+
+
+def test_the_docs_carry_the_error_table() -> None:
+    from pathlib import Path
+
+    from connectors.hyperliquid.errors import markdown_table
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "hyperliquid-live.md"
+    assert markdown_table() in doc.read_text()
