@@ -160,7 +160,11 @@ class HyperliquidGateway:
         asset = self.asset(inst)
         action = {"type": "cancel", "cancels": [{"a": asset, "o": int(o.venue_order_id)}
                                                 for o in opened]}  # fmt: skip
-        res = self._exchange(action, len(opened))
+        try:
+            res = self._exchange(action, len(opened))
+        except HyperliquidTransportError as exc:  # shutdown polls again; never raise here
+            event(log, logging.ERROR, "cancel_all_failed", venue=VENUE, inst=inst, error=str(exc))
+            return []
         out: list[OrderUpdate] = []
         for i, o in enumerate(opened):
             st = res.statuses[i] if res.ok and i < len(res.statuses) else None
