@@ -5,17 +5,21 @@
 
 Topic ``{MM_KAFKA_TOPIC_PREFIX}.raw.{venue}`` (created if missing, MM_KAFKA_PARTITIONS
 partitions), key ``venue:SYMBOL``, value ``<recv ns> <raw json>`` — a dump of the topic is
-a recording ``mm import`` reads. Endpoint: BYBIT_WS_PUBLIC_URL (testnet by default).
-MM_RECORD_DEPTH (50), MM_RECORD_TRADES (true), MM_RECORD_MAX_MESSAGES / MM_RECORD_SECONDS
-end a recording early. Venues: Bybit (Hyperliquid follows the same shape).
+a recording ``mm import`` reads. Endpoint: BYBIT_WS_PUBLIC_URL / HYPERLIQUID_API_URL
+(testnet by default). MM_RECORD_DEPTH (50, Bybit), MM_RECORD_TRADES (true),
+MM_RECORD_MAX_MESSAGES / MM_RECORD_SECONDS end a recording early. Venues: Bybit
+(orderbook + publicTrade), Hyperliquid (l2Book + trades; MM_SYMBOLS=BTC,ETH).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 
 from connectors.bybit.config import BybitConfig
+from connectors.hyperliquid.config import HyperliquidConfig
 from connectors.kafka import client as kc
 from connectors.kafka.config import (
     KafkaSettings,
@@ -23,14 +27,14 @@ from connectors.kafka.config import (
     load_kafka_settings,
     load_record_settings,
 )
-from connectors.kafka.recorder import BybitRecordSource
+from connectors.kafka.recorder import BybitRecordSource, HyperliquidRecordSource
 from connectors.kafka.sink import KafkaSink
 from core.config import load_settings
 from core.errors import ConfigError
 from core.log import setup_logging
 from flows.entry import lazy_flow
 
-RECORDERS = {"bybit": BybitRecordSource}
+RECORDERS: dict[str, Any] = {"bybit": BybitRecordSource, "hyperliquid": HyperliquidRecordSource}
 
 
 def build_flow(
@@ -39,6 +43,7 @@ def build_flow(
     symbols: list[str],
     rs: RecordSettings | None = None,
     bybit: BybitConfig | None = None,
+    hyperliquid: HyperliquidConfig | None = None,
 ) -> Dataflow:
     """Creates the venue's raw topic if needed (so the broker is checked before the run)."""
     rs = rs or RecordSettings()
@@ -46,7 +51,10 @@ def build_flow(
         raise ConfigError(
             f"recording {venue!r} is not supported yet", f"use MM_VENUE={'|'.join(RECORDERS)}"
         )
-    source = RECORDERS[venue](symbols, rs.depth, rs.trades, bybit, rs.max_messages, rs.seconds)
+    venue_config = hyperliquid if venue == "hyperliquid" else bybit
+    source = RECORDERS[venue](
+        symbols, rs.depth, rs.trades, venue_config, rs.max_messages, rs.seconds
+    )
     topic = kc.raw_topic(venue, ks.topic_prefix)
     adm = kc.admin(ks.bootstrap, ks.connect_timeout_s, ks.request_timeout_ms)
     try:

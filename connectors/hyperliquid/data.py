@@ -37,6 +37,7 @@ from connectors.hyperliquid import codec
 from connectors.hyperliquid.config import HyperliquidConfig, load_hyperliquid_config
 from connectors.hyperliquid.instruments import VENUE, HyperliquidInstruments
 from connectors.hyperliquid.rest import HyperliquidRest
+from connectors.hyperliquid.ws import HyperliquidWs
 from connectors.rows import rows_to_events
 from connectors.ws import WsSettings
 from core.errors import MalformedLine
@@ -49,10 +50,9 @@ log = get_logger(__name__)
 Item = tuple[str, np.ndarray]
 
 
-class HyperliquidFeed(PublicFeed):
-    """``l2Book`` (+ ``trades``) of one coin on its own websocket."""
-
-    venue = VENUE
+class HyperliquidFeed(HyperliquidWs, PublicFeed):
+    """``l2Book`` (+ ``trades``) of one coin on its own websocket (Hyperliquid's protocol
+    from HyperliquidWs, the book guards from PublicFeed)."""
 
     def __init__(
         self,
@@ -80,24 +80,6 @@ class HyperliquidFeed(PublicFeed):
         self.frozen = 0
         self.name = f"public:{self.coin}"
 
-    # -- protocol -------------------------------------------------------------------------
-    def ping_message(self) -> dict[str, Any]:
-        return {"method": "ping"}
-
-    def is_pong(self, msg: dict[str, Any]) -> bool:
-        return msg.get("channel") == "pong"
-
-    def is_data(self, msg: dict[str, Any]) -> bool:
-        return msg.get("channel") in ("l2Book", "trades")
-
-    def on_control(self, msg: dict[str, Any]) -> None:
-        if msg.get("channel") == "error":
-            event(log, logging.ERROR, "ws_request_failed", venue=VENUE, stream=self.name,
-                  error=str(msg.get("data"))[:200])  # fmt: skip
-
-    def _sub(self, method: str, sub: dict[str, Any]) -> dict[str, Any]:
-        return {"method": method, "subscription": sub}
-
     async def on_open(self, first: bool) -> None:
         if first or self.last_u is not None:  # a reconnect after a disconnect is reset already
             if first:
@@ -106,14 +88,14 @@ class HyperliquidFeed(PublicFeed):
                 self._reset(ResetReason.DISCONNECT, "reconnect")
         self._snapshot_seen = asyncio.Event()
         self._last_change = time.monotonic()
-        await self.send(self._sub("subscribe", self.book_sub))
+        await self.send(self.subscription("subscribe", self.book_sub))
         if self.trade_sub is not None:
-            await self.send(self._sub("subscribe", self.trade_sub))
+            await self.send(self.subscription("subscribe", self.trade_sub))
 
     async def send_resubscribe(self) -> None:
         self._last_change = time.monotonic()
-        await self.send(self._sub("unsubscribe", self.book_sub))
-        await self.send(self._sub("subscribe", self.book_sub))
+        await self.send(self.subscription("unsubscribe", self.book_sub))
+        await self.send(self.subscription("subscribe", self.book_sub))
 
     # -- watchdog: stale (nothing comes) and frozen (the same book keeps coming) ---------
     def session_tasks(self) -> list[Coroutine[Any, Any, None]]:

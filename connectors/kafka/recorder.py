@@ -1,10 +1,11 @@
-"""Recording source: Bybit public streams as raw capture lines, keyed by instrument.
+"""Recording sources: venue public streams as raw capture lines, keyed by instrument.
 
-Items are ``("bybit:SYMBOL", b"<recv ns> <raw json>")`` exactly as received, stamped with
+Items are ``("venue:SYMBOL", b"<recv ns> <raw json>")`` exactly as received, stamped with
 the local receive time. The websocket (heartbeat, reconnect with backoff, resubscribe)
 is the Bybit connector's ``ReconnectingWs``; every (re)connect subscribes again and Bybit
 answers with fresh book snapshots. An update-id gap resubscribes that book, so the
-recording gets a new snapshot instead of a hole the replay cannot repair.
+recording gets a new snapshot instead of a hole the replay cannot repair. Hyperliquid's
+recorder (``HyperliquidRecordSource``) is the same on its own protocol.
 """
 
 from __future__ import annotations
@@ -19,10 +20,15 @@ from typing import Any
 import orjson
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
+from connectors import ws
 from connectors.bybit import codec
 from connectors.bybit.config import BybitConfig, load_bybit_config
 from connectors.bybit.data import check_depth
 from connectors.bybit.ws import ReconnectingWs, WsSettings
+from connectors.hyperliquid.config import HyperliquidConfig, load_hyperliquid_config
+from connectors.hyperliquid.instruments import VENUE as HL_VENUE
+from connectors.hyperliquid.instruments import coin_for_symbol
+from connectors.hyperliquid.ws import HyperliquidWs
 from connectors.kafka.codec import encode_capture_line
 from core.errors import ConfigError
 from core.instruments import instrument_id
@@ -42,7 +48,24 @@ class RecordStats:
     unknown: int = 0
 
 
-class RawBybitFeed(ReconnectingWs):
+class KeepsRaw(ws.ReconnectingWs):
+    """Hands ``on_message`` the frame's bytes as received (``self._raw``), not re-encoded."""
+
+    _raw: str | bytes | None = None
+
+    def _dispatch(self, raw: str | bytes, recv_ns: int) -> None:
+        self._raw = raw  # keep the bytes as received; on_message sees only the parsed dict
+        try:
+            super()._dispatch(raw, recv_ns)
+        finally:
+            self._raw = None
+
+    def raw_line(self, msg: dict[str, Any], recv_ns: int) -> bytes:
+        raw = self._raw if self._raw is not None else orjson.dumps(msg)
+        return encode_capture_line(recv_ns, raw)
+
+
+class RawBybitFeed(KeepsRaw, ReconnectingWs):
     """All recorded topics of one venue connection; raw messages go to ``queue``."""
 
     name = "record"
@@ -58,7 +81,6 @@ class RawBybitFeed(ReconnectingWs):
         self.queue: deque[Item] = deque()
         self.stats = RecordStats()
         self.last_u: dict[str, int | None] = {}
-        self._raw: str | bytes | None = None
 
     async def on_open(self, first: bool) -> None:
         self.last_u = {}
@@ -66,21 +88,13 @@ class RawBybitFeed(ReconnectingWs):
             args = self.topics[i : i + SUBSCRIBE_CHUNK]
             await self.send({"req_id": self.next_req_id(), "op": "subscribe", "args": args})
 
-    def _dispatch(self, raw: str | bytes, recv_ns: int) -> None:
-        self._raw = raw  # keep the bytes as received; on_message sees only the parsed dict
-        try:
-            super()._dispatch(raw, recv_ns)
-        finally:
-            self._raw = None
-
     def on_message(self, msg: dict[str, Any], recv_ns: int) -> None:
         topic = msg.get("topic")
         kind = codec.topic_kind(topic)
         if kind is None:
             self.stats.unknown += 1
             return
-        raw = self._raw if self._raw is not None else orjson.dumps(msg)
-        self.queue.append((instrument_id(VENUE, kind[1]), encode_capture_line(recv_ns, raw)))
+        self.queue.append((instrument_id(VENUE, kind[1]), self.raw_line(msg, recv_ns)))
         self.stats.messages += 1
         if kind[0] == "orderbook":
             self._check_gap(str(topic), msg)
@@ -110,7 +124,9 @@ class RawBybitFeed(ReconnectingWs):
 
 
 class _RecordPartition(StatefulSourcePartition[Item, None]):
-    def __init__(self, feed: RawBybitFeed, max_messages: int | None, seconds: float | None) -> None:
+    def __init__(
+        self, feed: ws.ReconnectingWs, max_messages: int | None, seconds: float | None
+    ) -> None:
         self.feed = feed
         self.left = max_messages
         self.deadline = time.monotonic() + seconds if seconds is not None else None
@@ -136,7 +152,8 @@ class _RecordPartition(StatefulSourcePartition[Item, None]):
 
     def close(self) -> None:
         self.feed.stop()
-        event(log, logging.INFO, "record_closed", venue=VENUE, **vars(self.feed.stats))
+        stats = self.feed.stats  # type: ignore[attr-defined]
+        event(log, logging.INFO, "record_closed", venue=self.feed.venue, **vars(stats))
 
 
 class BybitRecordSource(FixedPartitionedSource[Item, None]):
@@ -172,5 +189,74 @@ class BybitRecordSource(FixedPartitionedSource[Item, None]):
             self.symbols,
             self.depth,
             self.trades,
+        )
+        return _RecordPartition(feed, self.max_messages, self.seconds)
+
+
+class RawHyperliquidFeed(KeepsRaw, HyperliquidWs):
+    """``l2Book`` (+ ``trades``) of every recorded coin on one connection, raw.
+
+    Every (re)connect subscribes again, and Hyperliquid answers each l2Book subscribe
+    with a full snapshot; every push is a full snapshot too, so a recording has no hole a
+    replay cannot cross. Snapshots are kept as received, stale ones included: the
+    importer applies the live source's rule (connectors/hyperliquid/loader.py).
+    """
+
+    name = "record"
+
+    def __init__(self, url: str, settings: WsSettings, coins: list[str], trades: bool) -> None:
+        super().__init__(url, settings)
+        self.subscriptions = [{"type": "l2Book", "coin": c} for c in coins] + (
+            [{"type": "trades", "coin": c} for c in coins] if trades else []
+        )
+        self.queue: deque[Item] = deque()
+        self.stats = RecordStats()
+
+    async def on_open(self, first: bool) -> None:
+        for sub in self.subscriptions:
+            await self.send(self.subscription("subscribe", sub))
+
+    def on_message(self, msg: dict[str, Any], recv_ns: int) -> None:
+        data = msg.get("data")
+        if isinstance(data, dict):
+            coin = data.get("coin")
+        elif isinstance(data, list) and data and isinstance(data[0], dict):
+            coin = data[0].get("coin")
+        else:
+            coin = None
+        if not isinstance(coin, str) or not coin:
+            self.stats.unknown += 1
+            return
+        self.queue.append((instrument_id(HL_VENUE, coin), self.raw_line(msg, recv_ns)))
+        self.stats.messages += 1
+
+
+class HyperliquidRecordSource(FixedPartitionedSource[Item, None]):
+    """One websocket for all coins; MM_SYMBOLS may use any name coin_for_symbol maps."""
+
+    def __init__(
+        self,
+        symbols: list[str],
+        depth: int = 50,
+        trades: bool = True,
+        config: HyperliquidConfig | None = None,
+        max_messages: int | None = None,
+        seconds: float | None = None,
+    ) -> None:
+        """``depth`` is not used: Hyperliquid's l2Book has one depth (20 levels a side)."""
+        if not symbols:
+            raise ConfigError("no symbols to record", "set MM_SYMBOLS, e.g. MM_SYMBOLS=BTC")
+        self.config = config or load_hyperliquid_config()
+        self.coins = [coin_for_symbol(s) for s in symbols]
+        self.trades = trades
+        self.max_messages = max_messages
+        self.seconds = seconds
+
+    def list_parts(self) -> list[str]:
+        return [HL_VENUE]
+
+    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _RecordPartition:
+        feed = RawHyperliquidFeed(
+            self.config.ws_url, WsSettings.from_config(self.config), self.coins, self.trades
         )
         return _RecordPartition(feed, self.max_messages, self.seconds)

@@ -13,6 +13,8 @@
   limit is 60 s; ping is how a client keeps a quiet link). User channels (orderUpdates,
   userFills, userEvents, webData2, ...) are accepted or refused by
   ``ExchangeHooks.user_subscribe``; the hooks push to them with ``FakeHyperliquid.publish``.
+  ``{"method": "post", ...}`` (an info or action request over the websocket) goes the
+  same way as its HTTP twin and is answered on the ``post`` channel.
 * Market data: the ``<recv ns> <json>`` capture (default the bundled
   data/sample/hyperliquid_btc_20250126.gz) is replayed in a loop, one message every
   ``interval_s``, as ``l2Book`` / ``trades`` pushes restamped with the current time (so
@@ -329,7 +331,8 @@ class FakeHyperliquid:
             raise RuntimeError("fake Hyperliquid did not restart")
 
     def stale_next(self, n: int = 1) -> None:
-        """The next ``n`` l2Book pushes are the previous book with an older ``time``."""
+        """The next ``n`` l2Book pushes a client gets are the previous book with an older
+        ``time`` (a lagging server node)."""
         with self.lock:
             self._stale_n += n
 
@@ -403,7 +406,8 @@ class FakeHyperliquid:
             coin = msg["data"]["coin"]
             cur = self.books.get(coin)
             t = max(t, (cur["time"] + 1) if cur else t)
-            if self._stale_n and cur is not None:
+            subscribed = any(c.subscribed("l2Book", coin) for c in self.conns)
+            if self._stale_n and cur is not None and subscribed:
                 self._stale_n -= 1
                 old = self._prev_books.get(coin, cur)
                 data = {**old, "time": min(old["time"], cur["time"]) - 1}
@@ -526,6 +530,9 @@ class FakeHyperliquid:
                 conn.queue.put_nowait(dumps({"channel": "pong"}))
                 self._log("pong", conn=conn.id)
             return
+        if method == "post":
+            self._on_post(conn, msg)
+            return
         sub = msg.get("subscription") if isinstance(msg, dict) else None
         if method not in ("subscribe", "unsubscribe") or not isinstance(sub, dict):
             conn.queue.put_nowait(dumps({"channel": "error", "data": f"Invalid request: {text}"}))
@@ -556,6 +563,31 @@ class FakeHyperliquid:
                     self.sent.append((time.time_ns(), conn.id, text))
                     conn.queue.put_nowait(text)
                     self._log("snapshot", conn=conn.id, coin=sub.get("coin"), time=book["time"])
+
+    def _on_post(self, conn: FakeConn, msg: dict[str, Any]) -> None:
+        """``{"method": "post", "id": n, "request": {"type": "info"|"action", "payload": ...}}``:
+        the websocket way to make an /info or /exchange request, answered on ``post``."""
+        req = msg.get("request") if isinstance(msg.get("request"), dict) else {}
+        kind, payload = req.get("type"), req.get("payload")
+        self._log("post", conn=conn.id, type=kind)
+        if kind == "action" and isinstance(payload, dict):
+            self.exchange_calls.append(payload)
+            _status, answer = self.hooks.exchange(payload)
+            response = {"type": "action", "payload": answer}
+        elif kind == "info" and isinstance(payload, dict):
+            answer = self.answer_info(payload)
+            if answer is NOT_HANDLED:
+                answer = self.hooks.info(payload)
+            response = (
+                {"type": "error", "payload": "Failed to deserialize the JSON body"}
+                if answer is NOT_HANDLED
+                else {"type": "info", "payload": {"type": payload.get("type"), "data": answer}}
+            )
+        else:
+            response = {"type": "error", "payload": f"Invalid post request: {dumps(msg)}"}
+        conn.queue.put_nowait(
+            dumps({"channel": "post", "data": {"id": msg.get("id"), "response": response}})
+        )
 
     # -- helpers for tests ----------------------------------------------------------------
     def count(self, what: str, **match: Any) -> int:

@@ -19,6 +19,7 @@ from connectors.feedback import bus
 from connectors.hyperliquid.data import HyperliquidFeed, HyperliquidPublicSource
 from connectors.hyperliquid.loader import HyperliquidLoader
 from connectors.rows import rows_to_events
+from core.errors import MalformedLine
 from core.events import ResetReason, ResyncRequest
 
 pytestmark = pytest.mark.venue
@@ -122,6 +123,14 @@ def test_an_older_snapshot_is_dropped_and_counted(
     times = [int(b["exch_ts"][0]) for _, b in items if kind((_, b)) == SNAP]
     assert times == sorted(times)  # never an older book after a newer one
     assert RESET not in [kind(i) for i in items[1:]]  # dropping is enough: no resync
+    # the importer's rule is the same: of the same messages it refuses exactly those two
+    loader, refused = HyperliquidLoader(lambda venue, symbol: feed.spec), []
+    for no, text in enumerate((t for _, c, t in fake.sent if c == 1), 1):
+        try:
+            loader.parse(no, 1, json.loads(text))
+        except MalformedLine as exc:
+            refused.append(exc.reason)
+    assert len(refused) == 2 and all("older than the previous snapshot" in r for r in refused)
 
 
 def test_a_frozen_book_triggers_a_resubscribe(

@@ -6,6 +6,8 @@ import gzip
 import os
 from pathlib import Path
 
+from kafka import TopicPartition
+
 from connectors.kafka import client as kc
 from connectors.kafka.sink import send_checked
 
@@ -41,3 +43,21 @@ def sample_lines(path: Path, limit: int | None = None) -> list[bytes]:
 def clean_env() -> dict[str, str]:
     """The process environment without MM_* but the test MM_HOME (for flow subprocesses)."""
     return {k: v for k, v in os.environ.items() if not k.startswith("MM_") or k == "MM_HOME"}
+
+
+def topic_values(bootstrap: str, topic: str) -> list[tuple[int, bytes, bytes]]:
+    """Every message of ``topic`` as (partition, key, value), each partition in order
+    (partitions assigned, not joined through a group: nothing is committed)."""
+    c = kc.consumer(bootstrap, 5)
+    try:
+        tps = [TopicPartition(topic, p) for p in kc.topic_partitions(c, topic)]
+        ends = kc.end_offsets(c, tps)
+        c.assign(tps)
+        c.seek_to_beginning()
+        out = []
+        while sum(c.position(tp) for tp in tps) < sum(ends.values()):
+            for tp, msgs in c.poll(timeout_ms=200).items():
+                out += [(tp.partition, m.key, m.value) for m in msgs if m.offset < ends[tp]]
+        return out
+    finally:
+        c.close()

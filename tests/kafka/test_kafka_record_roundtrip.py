@@ -13,9 +13,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from kafka import TopicPartition
 from kafka_fake_ws import FakeBybitPublic
-from kafka_helpers import BYBIT, REPO, sample_lines
+from kafka_helpers import BYBIT, REPO, sample_lines, topic_values
 
 from connectors.bybit.config import BybitConfig
 from connectors.kafka import client as kc
@@ -48,22 +47,6 @@ def _record(ks: KafkaSettings, url: str) -> None:
     run_flow(flow)
 
 
-def _topic_values(bootstrap: str, topic: str) -> list[tuple[int, bytes, bytes]]:
-    c = kc.consumer(bootstrap, 5)
-    try:
-        tps = [TopicPartition(topic, p) for p in kc.topic_partitions(c, topic)]
-        ends = kc.end_offsets(c, tps)
-        c.assign(tps)
-        c.seek_to_beginning()
-        out = []
-        while sum(c.position(tp) for tp in tps) < sum(ends.values()):
-            for tp, msgs in c.poll(timeout_ms=200).items():
-                out += [(tp.partition, m.key, m.value) for m in msgs if m.offset < ends[tp]]
-        return out
-    finally:
-        c.close()
-
-
 def _book(lake: Path) -> pl.DataFrame:
     days = partition_dates(lake, "book_deltas", "bybit", "XRPUSDT")
     frames = [
@@ -83,7 +66,7 @@ def test_record_to_kafka_to_lake_round_trip(
     assert [op["args"] for op in subs] == [["orderbook.500.XRPUSDT", "publicTrade.XRPUSDT"]]
 
     # the topic: 50 messages, keyed by instrument, all in the key's partition, in order
-    values = _topic_values(kafka_broker, topic)
+    values = topic_values(kafka_broker, topic)
     assert len(values) == 50
     assert {(p, k) for p, k, _ in values} == {(kc.partition_for(INST, 3), INST)}
     recv = [int(v.split(b" ", 1)[0]) for _, _, v in values]
@@ -122,7 +105,7 @@ def test_recording_keeps_raw_json_and_a_dump_is_importable(
     ks = KafkaSettings(bootstrap=kafka_broker, topic_prefix=topic_prefix, partitions=3)
     with FakeBybitPublic(BYBIT) as fake:
         _record(ks, fake.url)
-    values = _topic_values(kafka_broker, f"{topic_prefix}.raw.bybit")
+    values = topic_values(kafka_broker, f"{topic_prefix}.raw.bybit")
     assert [v.split(b" ", 1)[1] for _, _, v in values] == sample_lines(BYBIT)
 
     dump = tmp_path / "dump.txt"
