@@ -44,7 +44,8 @@ from connectors.capture import ms_to_ns
 from connectors.hyperliquid.config import HyperliquidConfig, load_hyperliquid_config
 from connectors.hyperliquid.rest import HyperliquidRest
 from connectors.hyperliquid.signing import ClientIds
-from connectors.ws import ReconnectingWs, SessionFailed, WsSettings
+from connectors.hyperliquid.ws import HyperliquidWs
+from connectors.ws import SessionFailed, WsSettings
 from core.errors import MalformedLine, MMError
 from core.events import BUY, SELL, Fill, OrderStatus, OrderUpdate
 from core.instruments import InstrumentSpec
@@ -54,7 +55,6 @@ log = get_logger(__name__)
 VENUE = "hyperliquid"
 PrivateItem = tuple[str, Any]
 CHANNELS = ("orderUpdates", "userFills", "userEvents")
-DATA_CHANNELS = frozenset({"orderUpdates", "userFills", "user"})
 SNAPSHOT_WAIT_S = 5.0
 ORDER_STATUS = {
     "open": OrderStatus.NEW,
@@ -63,9 +63,9 @@ ORDER_STATUS = {
 }  # any other "...Canceled" / "canceled" status is CANCELED; "triggered" is not ours
 
 
-class HyperliquidPrivateFeed(ReconnectingWs):
+class HyperliquidPrivateFeed(HyperliquidWs):
     name = "private"
-    venue = VENUE
+    data_channels = ("orderUpdates", "userFills", "user")
 
     def __init__(
         self,
@@ -104,15 +104,6 @@ class HyperliquidPrivateFeed(ReconnectingWs):
         return out
 
     # -- protocol -------------------------------------------------------------------------
-    def ping_message(self) -> dict[str, Any]:
-        return {"method": "ping"}
-
-    def is_pong(self, msg: dict[str, Any]) -> bool:
-        return msg.get("channel") == "pong"
-
-    def is_data(self, msg: dict[str, Any]) -> bool:
-        return msg.get("channel") in DATA_CHANNELS
-
     def _sub(self, kind: str) -> dict[str, Any]:
         return {"type": kind, "user": self.user}
 
@@ -122,7 +113,7 @@ class HyperliquidPrivateFeed(ReconnectingWs):
         self._snapshot = asyncio.Event()
         self._replaying = not self.ready
         for kind in CHANNELS:
-            await self.send({"method": "subscribe", "subscription": self._sub(kind)})
+            await self.send(self.subscription("subscribe", self._sub(kind)))
         try:
             results = await asyncio.wait_for(
                 asyncio.gather(*self._acks.values()), self.ack_timeout_s
@@ -192,8 +183,7 @@ class HyperliquidPrivateFeed(ReconnectingWs):
             for kind, fut in self._acks.items():
                 if kind in text and not fut.done():
                     fut.set_result(False)
-            event(log, logging.ERROR, "ws_request_failed", venue=VENUE, stream=self.name,
-                  error=text[:200])  # fmt: skip
+            super().on_control(msg)
 
     def on_message(self, msg: dict[str, Any], recv_ns: int) -> None:
         channel = msg.get("channel")
