@@ -463,6 +463,10 @@ class HyperliquidGateway:
             err = st.get("error") if isinstance(st, dict) else None
             if err is not None:
                 text = str(err)
+                found = self._lookup(o) if kind == "place" and "cloid" in text.lower() else None
+                if found is not None:  # an earlier copy of this place got through
+                    out[i] = self._accepted(kind, a, o, {"resting": {"oid": found}})
+                    continue
                 if kind == "amend" and is_post_only_reject(text):
                     post_only_amends.append(self.orders.pop(a.client_id))
                 elif kind == "cancel" and action_for(text) == ErrorAction.RECONCILE:
@@ -478,6 +482,17 @@ class HyperliquidGateway:
                 {"asset": self.asset(o.inst), "cloid": o.cloid} for o in post_only_amends]},
                 len(post_only_amends))  # fmt: skip
         return out
+
+    def _lookup(self, o: _Order) -> int | None:
+        """The oid of our open order with this cloid, if the venue has one."""
+        try:
+            got = self._info({"type": "orderStatus", "user": self.account, "oid": o.cloid})
+        except (MMError, OSError):
+            return None
+        order = (got or {}).get("order") or {} if isinstance(got, dict) else {}
+        if order.get("status") != "open":
+            return None
+        return int((order.get("order") or {}).get("oid") or 0) or None
 
     # -- outcomes -------------------------------------------------------------------------
     def _accepted(self, kind: str, a: OrderAction, o: _Order, st: Any) -> OrderUpdate:

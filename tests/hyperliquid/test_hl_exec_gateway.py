@@ -83,6 +83,10 @@ def test_place_amend_cancel_round_trip_with_exact_wire(
     assert [o.cloid for o in fake.orders.values()] == [ClientIds("mm", TAG).cloid(f"{PREFIX}2")]
     [again] = gw.execute([OrderAction(ActionType.CANCEL, INST, f"{PREFIX}1")])
     assert again.status == OrderStatus.REJECTED and "not found" in again.reason
+    # a resent place (its first copy got through) finds the order instead of failing
+    [dup] = gw.execute([place(2, -1, 300_123, 50)])
+    assert (dup.status, dup.venue_order_id) == (OrderStatus.NEW, u2.venue_order_id)
+    assert len(fake.orders) == 1
 
 
 def test_crossing_alo_is_rejected_post_only_with_the_current_touch(
