@@ -68,6 +68,7 @@ from connectors.bybit.private import BybitPrivateSource
 from connectors.bybit.rest import BybitRest
 from connectors.clock import ClockSource
 from connectors.feedback import BusSink, FeedbackSource, Shutdown, bus
+from connectors.hyperliquid.config import load_hyperliquid_config
 from connectors.log_sink import LogSink, log_records
 from connectors.sim.config import SimConfig
 from connectors.sim.venue import SimVenue
@@ -80,6 +81,7 @@ from core.log import event, get_logger, setup_logging
 from core.params import StrategyParams
 from engine.select import engine_name, make_trader
 from flows.entry import lazy_flow
+from flows.hyperliquid_live import start_hyperliquid_live
 from flows.params_watch import ParamsWatcher
 from flows.start_checks import warn_never_quote
 from flows.venues import LIVE_VENUES, VenueMarket, hyperliquid_market
@@ -184,8 +186,11 @@ def build_live_flow(settings: Settings, cfg: BybitConfig | None = None) -> Dataf
         )
     if not settings.symbols:
         raise ConfigError("no symbols to trade", "set MM_SYMBOLS, e.g. MM_SYMBOLS=BTCUSDT")
-    if settings.venue == "hyperliquid" and mode == "live":
-        raise ConfigError("live trading on Hyperliquid is not wired yet", "use MM_MODE=paper")
+    hl_cfg = None
+    if settings.venue == "hyperliquid":
+        hl_cfg = load_hyperliquid_config()
+        if mode == "live":
+            hl_cfg.require_keys()  # one line: set the keys or use paper mode
     if settings.venue == "bybit":
         cfg = cfg or load_bybit_config()
         refuse_inverse(settings.symbols)
@@ -202,7 +207,7 @@ def build_live_flow(settings: Settings, cfg: BybitConfig | None = None) -> Dataf
     flow_name = f"live_mm_{os.getpid()}"
     resync_bus = f"{flow_name}/resync"  # trader -> public source: resubscribe this book
     if settings.venue == "hyperliquid":
-        venue_market = hyperliquid_market(settings.symbols, resync_bus)
+        venue_market = hyperliquid_market(settings.symbols, resync_bus, hl_cfg)
     else:
         assert cfg is not None
         venue_market = bybit_market(settings, cfg, resync_bus)
@@ -219,10 +224,15 @@ def build_live_flow(settings: Settings, cfg: BybitConfig | None = None) -> Dataf
     inputs = [market, clock, feedback]
     for inst in insts:
         FINISHED[f"{flow_name}/{inst}"] = threading.Event()
-    gateway: BybitGateway | None = None
+    gateway: Any = None  # BybitGateway | HyperliquidGateway
     positions: dict[str, Any] = {}
     run_tag = make_run_tag()
-    if mode == "live":
+    if mode == "live" and hl_cfg is not None:
+        prefix = next(iter(params.values())).orders.client_id_prefix
+        hl = start_hyperliquid_live(hl_cfg, specs, run_tag, prefix, flow_name)
+        gateway, positions = hl.gateway, hl.positions
+        inputs.append(op.input("private", flow, hl.private))
+    elif mode == "live":
         assert cfg is not None
         prefix = next(iter(params.values())).orders.client_id_prefix
         gateway = BybitGateway(rest, specs, run_tag=run_tag, client_id_prefix=prefix)

@@ -1,4 +1,8 @@
-"""The live order sink: trader actions -> Bybit REST, on a worker thread.
+"""The live order sink: trader actions -> the venue's gateway, on a worker thread.
+
+Any gateway with BybitGateway's shape works (``execute``, ``position``, ``sleep``,
+``limiter.wait_time`` / ``limiter.sleep`` over the groups below): Bybit's and
+Hyperliquid's (connectors/hyperliquid/execution.py) do.
 
 The dataflow never waits on the exchange: the sink hands action lists to a worker
 thread that runs the gateway (batching, rate budget, retries and 10006 back-off all
@@ -75,8 +79,9 @@ class GatewayWorker:
     """Executes actions on one thread (the gateway is not thread-safe); see the module
     docstring for what happens to actions that wait."""
 
-    def __init__(self, gateway: BybitGateway, bus: FeedbackBus) -> None:
+    def __init__(self, gateway: BybitGateway | Any, bus: FeedbackBus) -> None:
         self.gateway = gateway
+        self.venue = str(getattr(gateway, "venue", "bybit"))
         self.bus = bus
         self._cv = threading.Condition()
         self._pending: list[OrderAction] = []
@@ -85,7 +90,7 @@ class GatewayWorker:
         self._idle = threading.Event()
         self._idle.set()
         self.dropped = 0  # actions made moot while they waited
-        self._thread = threading.Thread(target=self._run, name="bybit-gateway", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"{self.venue}-gateway", daemon=True)
         # the gateway's own waits (10006 back-off, retry pauses) end early on halt
         gateway.sleep = self._sleep
         gateway.limiter.sleep = self._sleep
@@ -191,7 +196,7 @@ class GatewayWorker:
                     log,
                     logging.ERROR,
                     "gateway_error",
-                    venue="bybit",
+                    venue=self.venue,
                     error=f"{type(exc).__name__}: {exc}",
                 )
                 for a in ready:

@@ -80,6 +80,10 @@ class HyperliquidConfig(BaseSettings):
     reconnect_max_s: float = Field(30.0, gt=0)
     stable_after_s: float = Field(5.0, ge=0, description="a session this long resets backoff")
     meta_refresh_s: float = Field(3600.0, gt=0)
+    dead_mans_switch_s: float = Field(
+        10.0, ge=5, description="live: scheduleCancel this far ahead (the venue wants >= 5 s)"
+    )
+    heartbeat_s: float = Field(3.0, gt=0, description="live: move the deadline this often")
 
     @model_validator(mode="after")
     def _resolve(self) -> HyperliquidConfig:

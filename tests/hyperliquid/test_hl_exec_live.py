@@ -1,0 +1,161 @@
+"""Live trading on Hyperliquid end to end: ``python -m bytewax.run flows.live_mm`` with
+MM_VENUE=hyperliquid MM_MODE=live against the fake server + fake exchange.
+
+One run (module scope) quotes, gets filled by trades pushed through its quotes, loses
+its websockets once, and is stopped with SIGTERM; the tests read its log, its lake and
+the fake's own record.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from fake_exchange import FakeExchange
+from fake_hyperliquid import FakeHyperliquid
+from hl_exec_helpers import ACCOUNT, AGENT, AGENT_KEY, COINS
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "live"))  # the live-flow helpers
+
+from live_helpers import LiveProcess, Run, live_env, read_table
+
+from connectors.hyperliquid.signing import ClientIds
+
+pytestmark = [pytest.mark.venue, pytest.mark.slow]
+LOT = Decimal("0.00001")  # BTC: szDecimals 5
+
+
+def _trade_through(ex: FakeExchange, done: threading.Event) -> None:
+    """Every 20 ms a seller 20 under the best bid and a buyer 20 over the best ask: each
+    fills whatever of ours rests in between, a little at a time."""
+    while not done.wait(0.02):
+        with ex.lock:
+            b = ex.books["BTC"]
+            bid, ask = b.bid, b.ask
+        if bid is None or ask is None:
+            continue
+        trades = [
+            {"coin": "BTC", "side": "A", "px": str(bid - 20), "sz": "0.0003", "time": 0, "tid": 0},
+            {"coin": "BTC", "side": "B", "px": str(ask + 20), "sz": "0.0003", "time": 0, "tid": 0},
+        ]
+        ex.on_market("BTC", None, trades, 0)
+
+
+@pytest.fixture(scope="module")
+def hl_live_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    lake = tmp_path_factory.mktemp("hl_live_lake")
+    ex = FakeExchange(ACCOUNT, AGENT, COINS)
+    done = threading.Event()
+    with FakeHyperliquid(ex, interval_s=0.02) as fake:
+        env = live_env(fake.env(), lake, MM_MODE="live", MM_VENUE="hyperliquid",
+                       MM_SYMBOLS="BTC", HYPERLIQUID_SECRET_KEY=AGENT_KEY,
+                       HYPERLIQUID_ACCOUNT_ADDRESS=ACCOUNT,
+                       HYPERLIQUID_RECONNECT_INITIAL_S="0.05",
+                       HYPERLIQUID_RECONNECT_MAX_S="0.3", HYPERLIQUID_STABLE_AFTER_S="0.5")  # fmt: skip
+        env = {k: v for k, v in env.items() if not k.startswith("BYBIT_")}
+        proc = LiveProcess(env).start()
+        trades = threading.Thread(target=_trade_through, args=(ex, done), daemon=True)
+        try:
+            proc.wait_for("resting orders", lambda: len(ex.orders) >= 2, 60)
+            trades.start()
+            proc.wait_for("fills", lambda: len(ex.fills) >= 4)
+            done.set()
+            trades.join(5)
+            n = len(proc.events("private_reset"))
+            fake.drop_connections()
+            proc.wait_for("private reset", lambda: len(proc.events("private_reset")) > n)
+            proc.wait_for("quoting again", lambda: len(ex.orders) >= 1)
+            proc.terminate(timeout=15)
+        finally:
+            done.set()
+            proc.kill()
+    yield Run(proc, (fake, ex), lake)
+
+
+def test_quotes_are_alo_on_the_grid_with_this_runs_cloids(hl_live_run: Run) -> None:
+    proc, (_, ex) = hl_live_run.proc, hl_live_run.fake
+    [start] = proc.events("live_mm_start")
+    assert (start["mode"], start["venue"]) == ("live", "hyperliquid")
+    ids = ClientIds("mm", start["run_tag"])
+    wires = [o for a in ex.actions if a["type"] == "order" for o in a["orders"]]
+    wires += [m["order"] for a in ex.actions if a["type"] == "batchModify" for m in a["modifies"]]
+    assert len(wires) >= 2 and not ex.refused
+    for w in wires:
+        px = Decimal(w["p"])
+        # BTC, szDecimals 5: <= 5 significant figures (integers here) and whole lots
+        assert px == px.to_integral_value() and len(w["p"]) <= 6, w
+        assert Decimal(w["s"]) % LOT == 0 and Decimal(w["s"]) * px >= 10
+        assert w["t"] == {"limit": {"tif": "Alo"}} and ids.client_id(w["c"]), w
+
+
+def test_fills_change_position_and_pnl_as_the_venue_booked_them(hl_live_run: Run) -> None:
+    (_, ex), lake = hl_live_run.fake, hl_live_run.lake
+    fills = read_table(lake, "fills", "hyperliquid", "BTC")
+    assert fills.height == len(ex.fills) >= 4
+    lake_fills = sorted(
+        (int(r["price"]), int(r["qty"]), int(r["side"])) for r in fills.iter_rows(named=True)
+    )
+    venue_fills = sorted((int(Decimal(f["px"]) / Decimal("0.1")), int(Decimal(f["sz"]) / LOT),
+                          1 if f["side"] == "B" else -1) for f in ex.fills)  # fmt: skip
+    assert lake_fills == venue_fills
+    # fees exact, per fill, in fee units (1e-8 of tick x lot = 1e-14 USDC)
+    by_tid = {str(f["tid"]): f for f in ex.fills}
+    for r in fills.iter_rows(named=True):
+        fee = Decimal(by_tid[r["exec_id"]]["fee"])
+        assert r["fee_units"] == int(fee / Decimal("1e-14")) and fee % Decimal("1e-14") == 0
+    led = ex.ledgers["BTC"]
+    last = read_table(lake, "pnl", "hyperliquid", "BTC").row(-1, named=True)
+    assert int(last["position"]) == int(led.szi / LOT)
+    # PnL: the venue's cash flows valued at the trader's last mid, less the venue's fees
+    cash = -sum(
+        (1 if f["side"] == "B" else -1) * Decimal(f["px"]) * Decimal(f["sz"]) for f in ex.fills
+    )
+    assert last["cash"] == pytest.approx(float(cash), rel=1e-12, abs=1e-9)
+    assert last["fees"] == pytest.approx(float(led.fees), rel=1e-12, abs=1e-12)
+    venue_total = cash + led.szi * Decimal(repr(last["mid"])) - led.fees
+    assert last["total"] == pytest.approx(float(venue_total), rel=1e-9, abs=1e-6)
+
+
+def test_private_stream_resubscribes_after_a_drop(hl_live_run: Run) -> None:
+    proc, (fake, _) = hl_live_run.proc, hl_live_run.fake
+    for kind in ("orderUpdates", "userFills", "userEvents"):
+        assert fake.count("subscribe", subscription={"type": kind, "user": ACCOUNT}) >= 2, kind
+    assert proc.events("private_reset")
+
+
+def test_sigterm_cancels_everything_within_5s_and_disarms_the_switch(hl_live_run: Run) -> None:
+    proc, (_, ex) = hl_live_run.proc, hl_live_run.fake
+    assert proc.exit_code == 0, proc.tail()
+    assert proc.exit_seconds is not None and proc.exit_seconds < 5.0
+    assert not ex.orders and ex.schedule_at is None and ex.triggers == 0
+    [done] = proc.events("shutdown_complete")
+    assert done["cancelled_all"] is True
+    assert any(a["type"] == "scheduleCancel" and "time" in a for a in ex.actions)
+
+
+def test_no_key_or_signature_in_any_output(hl_live_run: Run) -> None:
+    proc, (fake, _) = hl_live_run.proc, hl_live_run.fake
+    text = proc.text().lower()
+    assert AGENT_KEY[2:].lower() not in text
+    sigs = [c["signature"] for c in fake.exchange_calls]
+    assert len(sigs) >= 3
+    for s in sigs:
+        assert s["r"][2:].lower() not in text and s["s"][2:].lower() not in text
+
+
+def test_live_without_keys_is_one_line_suggesting_paper(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.config import load_settings
+    from core.errors import ConfigError
+    from flows.live_mm import build_live_flow
+
+    for k, v in {"MM_VENUE": "hyperliquid", "MM_MODE": "live", "MM_SYMBOLS": "BTC",
+                 "HYPERLIQUID_API_URL": "http://127.0.0.1:9"}.items():  # fmt: skip
+        monkeypatch.setenv(k, v)
+    with pytest.raises(ConfigError) as err:
+        build_live_flow(load_settings())
+    text = str(err.value)
+    assert "HYPERLIQUID_SECRET_KEY" in text and "MM_MODE=paper" in text and "\n" not in text
