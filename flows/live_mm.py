@@ -141,6 +141,11 @@ class LiveTraderStep(StatefulLogic[tuple[str, Any], TraderOutput, Trader]):
         observe_step(inst, payload, out, self.trader)  # metrics (docs/monitoring.md)
         if reload_logs:
             out.logs[:0] = reload_logs
+        worker = WORKERS.get(self.flow_name)
+        if worker is not None and out.logs:
+            for rec in out.logs:  # live: the rate budgets' headroom on the status line
+                if rec.get("event") == "status":
+                    rec["rate_budget"] = worker.budget_line()
         if out.empty():
             return [], StatefulLogic.RETAIN
         key = f"{self.lake}/{inst}"

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -95,9 +96,22 @@ class GatewayWorker:
         gateway.sleep = self._sleep
         gateway.limiter.sleep = self._sleep
         if (metrics := current_metrics()) is not None:
-            for group in GROUP.values():
-                metrics.watch_rate_budget("bybit", group, partial(gateway.limiter.headroom, group))
+            for name, read in self.budgets().items():
+                metrics.watch_rate_budget(self.venue, name, read)
         self._thread.start()
+
+    def budgets(self) -> dict[str, Callable[[], float]]:
+        """Each rate budget's share left now (0..1), as read-only callables: Hyperliquid's
+        IP weight and address requests, or Bybit's groups."""
+        limiter = self.gateway.limiter
+        names = getattr(limiter, "BUDGETS", None)
+        if names is not None:
+            return {n: partial(limiter.share, n) for n in names}
+        return {g: partial(limiter.headroom, g) for g in dict.fromkeys(GROUP.values())}
+
+    def budget_line(self) -> str:
+        """``name:share,...`` for the status line."""
+        return ",".join(f"{n}:{read():.2f}" for n, read in self.budgets().items())
 
     def submit(self, actions: list[OrderAction]) -> None:
         if not actions or self._halted.is_set():
@@ -169,7 +183,7 @@ class GatewayWorker:
         if metrics is None:
             return
         now = time.time_ns()
-        hist = metrics.decision_to_request.labels(venue="bybit")
+        hist = metrics.decision_to_request.labels(venue=self.venue)
         for a in ready:
             t = stamps.get(id(a))
             if t is not None:

@@ -9,6 +9,7 @@ never logged: they carry the signature.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import requests
@@ -16,6 +17,11 @@ import requests
 from connectors.hyperliquid.errors import HyperliquidTransportError, action_for_http
 from connectors.hyperliquid.ratelimit import HyperliquidLimiter
 from core.log import get_logger
+from monitoring.metrics import current as current_metrics
+
+# an exchange action's type -> the order -> ack histogram's action label (Bybit's groups)
+ACK_ACTION = {"order": "create", "batchModify": "amend", "modify": "amend",
+              "cancel": "cancel", "cancelByCloid": "cancel"}  # fmt: skip
 
 log = get_logger(__name__)
 
@@ -38,7 +44,13 @@ class HyperliquidApi:
 
     def exchange(self, payload: dict[str, Any], n_orders: int = 1) -> dict[str, Any]:
         self.limiter.acquire_exchange(n_orders)
+        sent = time.perf_counter()
         out = self._post("/exchange", payload)
+        kind = ACK_ACTION.get(str((payload.get("action") or {}).get("type", "")))
+        if kind is not None and (metrics := current_metrics()) is not None:
+            metrics.order_ack.labels(venue="hyperliquid", action=kind).observe(
+                time.perf_counter() - sent
+            )
         if not isinstance(out, dict):
             raise HyperliquidTransportError(f"exchange answered {type(out).__name__}", 200,
                                             action_for_http(500))  # fmt: skip

@@ -44,6 +44,7 @@ from core.errors import MalformedLine
 from core.events import ResetReason
 from core.instruments import InstrumentSpec
 from core.log import event, get_logger
+from monitoring.metrics import current as current_metrics
 
 log = get_logger(__name__)
 
@@ -185,7 +186,11 @@ class HyperliquidPublicSource(FixedPartitionedSource[Item, None]):
         return list(self.coins)
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _PublicPartition:
-        return _PublicPartition(self.feed(for_part), self.poll_s, self.max_items, self.resync_bus)
+        feed = self.feed(for_part)
+        if (metrics := current_metrics()) is not None:
+            metrics.watch_book_feed("hyperliquid", for_part, feed.stats)
+            metrics.watch_ws("hyperliquid", "public", for_part, feed)
+        return _PublicPartition(feed, self.poll_s, self.max_items, self.resync_bus)
 
     def feed(self, coin: str) -> HyperliquidFeed:
         cfg = self.config

@@ -50,6 +50,7 @@ from core.errors import MalformedLine, MMError
 from core.events import BUY, SELL, Fill, OrderStatus, OrderUpdate
 from core.instruments import InstrumentSpec
 from core.log import event, get_logger
+from monitoring.metrics import current as current_metrics
 
 log = get_logger(__name__)
 VENUE = "hyperliquid"
@@ -285,7 +286,10 @@ class HyperliquidPrivateSource(FixedPartitionedSource[PrivateItem, None]):
         return [self.PART]
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _PrivatePartition:
-        return _PrivatePartition(self.feed(), self.poll_s)  # type: ignore[arg-type]
+        feed = self.feed()
+        if (metrics := current_metrics()) is not None:
+            metrics.watch_ws("hyperliquid", "private", "all", feed)
+        return _PrivatePartition(feed, self.poll_s)  # type: ignore[arg-type]
 
     def feed(self) -> HyperliquidPrivateFeed:
         cfg = self.config

@@ -135,6 +135,21 @@ class HyperliquidLimiter:
               block_s=round(block, 3))  # fmt: skip
         return block
 
+    BUDGETS = ("ip_weight", "address_requests")  # the metrics' rate-budget groups
+
+    def share(self, budget: str) -> float:
+        """Share of ``budget`` left now, 0..1 (read-only: safe from a metrics scrape)."""
+        now = self.clock()
+        if budget == "ip_weight":
+            b = self.ip
+            tokens = min(b.capacity, b.tokens + max(0.0, now - b.updated) * b.rate)
+        else:
+            b = self.address
+            tokens = b.tokens
+        if b.blocked_until > now or b.capacity <= 0:
+            return 0.0
+        return min(1.0, max(0.0, tokens / b.capacity))
+
     def headroom(self) -> dict[str, float]:
         """What is left now: IP weight and address requests (for the status line, metrics)."""
         self._wait(self.ip, 0)

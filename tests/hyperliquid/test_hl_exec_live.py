@@ -20,12 +20,15 @@ from fake_hyperliquid import FakeHyperliquid
 from hl_exec_helpers import ACCOUNT, AGENT, AGENT_KEY, COINS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "live"))  # the live-flow helpers
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "monitoring"))  # scrapes
 
 from live_helpers import LiveProcess, Run, live_env, read_table
+from metrics_helpers import Scrape, free_port, scrape
 
 from connectors.hyperliquid.signing import ClientIds
 
 pytestmark = [pytest.mark.venue, pytest.mark.slow]
+SCRAPES: list[Scrape] = []  # the run's metrics endpoint, read once the fills are in
 LOT = Decimal("0.00001")  # BTC: szDecimals 5
 
 
@@ -50,8 +53,10 @@ def hl_live_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     lake = tmp_path_factory.mktemp("hl_live_lake")
     ex = FakeExchange(ACCOUNT, AGENT, COINS)
     done = threading.Event()
+    port = free_port()
     with FakeHyperliquid(ex, interval_s=0.02) as fake:
         env = live_env(fake.env(), lake, MM_MODE="live", MM_VENUE="hyperliquid",
+                       MM_METRICS_PORT=str(port),
                        MM_SYMBOLS="BTC", HYPERLIQUID_SECRET_KEY=AGENT_KEY,
                        HYPERLIQUID_ACCOUNT_ADDRESS=ACCOUNT,
                        HYPERLIQUID_RECONNECT_INITIAL_S="0.05",
@@ -65,6 +70,7 @@ def hl_live_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             proc.wait_for("fills", lambda: len(ex.fills) >= 4)
             done.set()
             trades.join(5)
+            proc.wait_for("fills counted", lambda: _counted(port, len(ex.fills)), step=0.2)
             n = len(proc.events("private_reset"))
             fake.drop_connections()
             proc.wait_for("private reset", lambda: len(proc.events("private_reset")) > n)
@@ -74,6 +80,31 @@ def hl_live_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             done.set()
             proc.kill()
     yield Run(proc, (fake, ex), lake)
+
+
+def _counted(port: int, fills: int) -> bool:
+    """A scrape whose fill count has reached the venue's (kept for the metrics test)."""
+    s = scrape(port)
+    if s.value("mm_fills_total", venue="hyperliquid") < fills:
+        return False
+    SCRAPES.append(s)
+    return True
+
+
+def test_metrics_and_status_line_show_the_venues_latency_fills_and_budgets(
+    hl_live_run: Run,
+) -> None:
+    proc, (_, ex) = hl_live_run.proc, hl_live_run.fake
+    s = SCRAPES[-1]
+    fills = [f for f in ex.fills if f["time"] * 1_000_000 <= s.t0_ns] or ex.fills
+    assert s.value("mm_fills_total", venue="hyperliquid", symbol="BTC") >= len(fills) >= 4
+    assert s.value("mm_order_ack_seconds_count", venue="hyperliquid", action="create") >= 1
+    assert s.value("mm_decision_to_request_seconds_count", venue="hyperliquid") >= 1
+    for group in ("ip_weight", "address_requests"):
+        share = s.value("mm_rate_budget_headroom", venue="hyperliquid", group=group)
+        assert 0.0 < share <= 1.0, group
+    statuses = [r for r in proc.events("status") if "rate_budget" in r]
+    assert statuses and statuses[-1]["rate_budget"].startswith("ip_weight:")
 
 
 def test_quotes_are_alo_on_the_grid_with_this_runs_cloids(hl_live_run: Run) -> None:

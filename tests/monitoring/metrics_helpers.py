@@ -10,11 +10,13 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-# config values a notifier would read: they must never reach a label or a value
+# the notifier's real settings, pointed at a refused local port: the notifier runs (and
+# fails) during the paper run, and neither its URL nor its token may reach the scrape
 SECRET_ENV = {
-    "MM_NOTIFY_DISCORD_WEBHOOK": "https://discord.com/api/webhooks/1234/hook-SECRET-abc",
-    "MM_NOTIFY_TELEGRAM_TOKEN": "987654:telegram-SECRET-token",
-    "MM_NOTIFY_TELEGRAM_CHAT": "-100123456",
+    "MM_DISCORD_WEBHOOK_URL": "http://127.0.0.1:9/api/webhooks/1234/hook-SECRET-abc",
+    "MM_TELEGRAM_BOT_TOKEN": "987654:telegram-SECRET-token",
+    "MM_TELEGRAM_CHAT_ID": "-100123456",
+    "MM_TELEGRAM_API_URL": "http://127.0.0.1:9",
 }
 
 

@@ -76,6 +76,11 @@ def test_no_config_value_in_any_label_or_value(metrics_paper_run: MetricsRun) ->
     fake = metrics_paper_run.run.fake
     for secret in (*SECRET_ENV.values(), fake.api_key, fake.api_secret, fake.rest_url):
         assert secret not in s.text
+    proc = metrics_paper_run.run.proc
+    assert proc.events("notifier_started")  # it ran (and failed against a refused port)
+    logged = proc.text()
+    for secret in ("hook-SECRET-abc", "telegram-SECRET-token"):
+        assert secret not in logged
     for name, labels, _value in s.samples():
         assert name.startswith("mm_") or name.startswith(("python_", "process_")), name
         for key, value in labels.items():
