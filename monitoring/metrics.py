@@ -18,6 +18,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -49,7 +50,21 @@ WATCHED = {
     "mm_book_gaps": ("counter", "Update-id gaps seen on the book stream", VS),
     "mm_rate_budget_headroom": ("gauge", "Share of the REST rate budget left now (0..1)",
                                 ("venue", "group")),
+    "mm_notifications": ("counter", "Operator notifications by outcome (sent, dropped, failed, "
+                         "rate_limited); destination 'intake': events dropped before routing",
+                         ("destination", "outcome")),
 }  # fmt: skip
+NOTIFY_OUTCOMES = ("sent", "dropped", "failed", "rate_limited")
+
+
+def _notify_count(destination: str, outcome: str) -> float:
+    """The notifier's counter, read at scrape time (0 without a notifier)."""
+    from monitoring.notify import stats  # late: metrics must load without the notifier
+
+    st = stats()
+    if destination == "intake":
+        return float(st.get("intake_dropped", 0))
+    return float((st.get(destination) or {}).get(outcome, 0))
 
 
 @dataclass(frozen=True)
@@ -123,6 +138,12 @@ class MMMetrics:
         self.kafka_errors = Counter("mm_recorder_kafka_errors", "Kafka writes that failed", ["venue"], registry=r)  # fmt: skip
         self.watch = WatchCollector()
         r.register(self.watch)
+        for dest in ("discord", "telegram"):
+            for outcome in NOTIFY_OUTCOMES:
+                self.watch.add("mm_notifications", {"destination": dest, "outcome": outcome},
+                               partial(_notify_count, dest, outcome))  # fmt: skip
+        self.watch.add("mm_notifications", {"destination": "intake", "outcome": "dropped"},
+                       partial(_notify_count, "intake", "dropped"))  # fmt: skip
 
     # -- recording helpers (venue-neutral) -----------------------------------------------
     def watch_ws(self, venue: str, stream: str, symbol: str, ws: Any) -> None:

@@ -180,6 +180,11 @@ def test_hanging_and_refusing_endpoints_cost_the_trading_path_nothing(
     st = handler.stats()
     assert st["discord"]["sent"] == 0 and st["telegram"]["sent"] == 0
     assert st["dropped"] > 0 and st["discord"]["dropped"] > 0  # bounded, and counted
+    scraped = _scrape_notifications()  # the counts reach the metrics endpoint
+    after = handler.stats()
+    for dest in ("discord", "telegram"):
+        for outcome in ("sent", "dropped", "failed"):
+            assert st[dest][outcome] <= scraped[(dest, outcome)] <= after[dest][outcome]
     t0 = time.perf_counter()
     notify.uninstall()
     assert time.perf_counter() - t0 < 1.5  # shutdown is not held by the hanging request
@@ -246,3 +251,18 @@ def test_a_silent_heartbeat_is_reported_down_then_back(
     down, back = "\n".join(fake.texts("discord")).split("\n")
     assert down.startswith("recorder mm.raw.bybit down: nothing for ")
     assert back.startswith("recorder mm.raw.bybit back after ")
+
+
+def _scrape_notifications() -> dict[tuple[str, str], float]:
+    from prometheus_client import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from monitoring.metrics import MMMetrics
+
+    text = generate_latest(MMMetrics().registry).decode()
+    return {
+        (x.labels["destination"], x.labels["outcome"]): x.value
+        for fam in text_string_to_metric_families(text)
+        for x in fam.samples
+        if x.name == "mm_notifications_total"
+    }
