@@ -723,8 +723,8 @@ def _reject(sim: SimState, a, reason: int, k: int) -> None:  # type: ignore[no-u
         x.filled = 0
     x.r_code = reason
     # what the reference's substring tests on the reason text would find
-    bybit_cross = reason == R_CROSS
-    x.says_post_only = bybit_cross or reason == R_CROSS_HL
+    plain_cross = reason == R_CROSS
+    x.says_post_only = plain_cross or reason == R_CROSS_HL
     x.says_not_found = reason == R_NOT_FOUND
 
 
