@@ -250,8 +250,7 @@ LEVEL_DTYPE = np.dtype(
         ("head", np.int64),  # first / last order of the queue (-1: none)
         ("tail", np.int64),
         ("n", np.int64),  # orders in the queue
-        ("snap_seen", np.bool_),  # scratch of a snapshot message
-        ("snap_q", np.int64),
+        ("snap_seen", np.bool_),  # scratch of a snapshot message: the level had a row
     ]
 )
 
