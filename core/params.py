@@ -163,6 +163,12 @@ class SimParams(_Strict):
     md_latency_ms: float = Field(5.0, ge=0)
     queue_model: Literal["risk_averse", "power", "log"] = "risk_averse"
     queue_power: float = Field(2.0, gt=0)
+    modify_model: Literal["auto", "keep_priority", "cancel_replace"] = Field(
+        "auto",
+        description="amend semantics: keep_priority (Bybit: a size decrease keeps the queue "
+        "place), cancel_replace (Hyperliquid: every modify is a new order at the back); "
+        "auto follows the venue",
+    )
 
 
 class StrategyParams(_Strict):

@@ -56,6 +56,7 @@ class R(IntEnum):
     SIM_IOC_REMAINDER = 22  # "immediate-or-cancel: remainder canceled"
     SIM_AMEND_LE_FILLED = 23  # "amended qty <= filled"
     SIM_CANCELED = 24  # "canceled"
+    SIM_CROSS_HL = 25  # "post-only would cross: Post only order would have immediately matched"
     # order manager (operators.orders.manager)
     OM_LEVEL = 30  # "level {i0}"
     OM_CANCEL_ALL = 31  # "cancel all"
@@ -110,6 +111,7 @@ _FIXED: dict[int, str] = {
     R.SIM_IOC_REMAINDER: "immediate-or-cancel: remainder canceled",
     R.SIM_AMEND_LE_FILLED: "amended qty <= filled",
     R.SIM_CANCELED: "canceled",
+    R.SIM_CROSS_HL: "post-only would cross: Post only order would have immediately matched",
     R.OM_CANCEL_ALL: "cancel all",
     R.OM_MAX_AGE: "max order age",
     R.OM_NOT_QUOTED: "level not quoted",

@@ -19,6 +19,12 @@ if TYPE_CHECKING:
 
 MD_LATENCY_MODES = ("constant", "recorded")
 QUEUE_MODELS = ("risk_averse", "power", "log")
+# how an accepted AMEND treats the order's queue place and venue order id; "auto" follows
+# the instrument's venue (VENUE_MODIFY_MODELS, else keep_priority)
+MODIFY_MODELS = ("auto", "keep_priority", "cancel_replace")
+# Hyperliquid's modify (batchModify) cancels and re-places: a new order id at the back of
+# the queue, even for a pure size decrease
+VENUE_MODIFY_MODELS = {"hyperliquid": "cancel_replace"}
 
 
 class SimConfigError(ConfigError, ValueError):
@@ -36,6 +42,7 @@ class SimConfig:
     # this long before its recorded local receive time
     queue_model: Literal["risk_averse", "power", "log"] = "risk_averse"
     queue_power: float = 2.0  # exponent of the power model
+    modify_model: Literal["auto", "keep_priority", "cancel_replace"] = "auto"
 
     def __post_init__(self) -> None:
         for name in ("maker_fee", "taker_fee"):
@@ -67,6 +74,11 @@ class SimConfig:
         q = self.queue_power
         if not _is_real(q) or not math.isfinite(q) or q <= 0:
             raise SimConfigError(f"sim config: queue_power must be a finite number > 0, got {q!r}")
+        if self.modify_model not in MODIFY_MODELS:
+            raise SimConfigError(
+                f"sim config: modify_model must be one of {', '.join(MODIFY_MODELS)}, "
+                f"got {self.modify_model!r}"
+            )
 
     @classmethod
     def from_params(cls, params: StrategyParams) -> SimConfig:
@@ -81,7 +93,14 @@ class SimConfig:
             md_latency_ms=sim.md_latency_ms,
             queue_model=sim.queue_model,
             queue_power=sim.queue_power,
+            modify_model=sim.modify_model,
         )
+
+    def modify_model_for(self, venue: str) -> str:
+        """The modify model in force on ``venue``: the setting, or the venue's own if auto."""
+        if self.modify_model != "auto":
+            return self.modify_model
+        return VENUE_MODIFY_MODELS.get(venue, "keep_priority")
 
     @property
     def maker_rate_e8(self) -> int:

@@ -117,6 +117,7 @@ R_CANCEL_ALL = int(R.SIM_CANCEL_ALL)
 R_IOC_REMAINDER = int(R.SIM_IOC_REMAINDER)
 R_AMEND_LE_FILLED = int(R.SIM_AMEND_LE_FILLED)
 R_CANCELED = int(R.SIM_CANCELED)
+R_CROSS_HL = int(R.SIM_CROSS_HL)
 
 QUEUE_MODEL_IDS = {"risk_averse": Q_RISK_AVERSE, "power": Q_POWER, "log": Q_LOG}
 
@@ -147,6 +148,8 @@ SIM_REC = np.dtype(
         ("min_units", np.int64),
         ("inverse", np.bool_),  # inverse contract: notional and fees on qty (USD contracts)
         ("sig", np.bool_),  # the spec has a significant-figures price rule
+        ("cancel_replace", np.bool_),  # modify model: an amend is a new order (Hyperliquid)
+        ("r_cross", np.int64),  # reason of a crossing post-only order (the venue's words)
         # MdClock
         ("last_latency", np.int64),
         ("clock_offset", np.int64),
@@ -247,8 +250,7 @@ LEVEL_DTYPE = np.dtype(
         ("head", np.int64),  # first / last order of the queue (-1: none)
         ("tail", np.int64),
         ("n", np.int64),  # orders in the queue
-        ("snap_seen", np.bool_),  # scratch of a snapshot message
-        ("snap_q", np.int64),
+        ("snap_seen", np.bool_),  # scratch of a snapshot message: the level had a row
     ]
 )
 
@@ -315,6 +317,8 @@ def new_sim(spec: InstrumentSpec, config: SimConfig) -> SimState:
     r["last_latency"] = ms_to_ns(config.md_latency_ms)
     r["queue_model"] = QUEUE_MODEL_IDS.get(config.queue_model, Q_RISK_AVERSE)
     r["queue_power"] = float(config.queue_power)
+    r["cancel_replace"] = config.modify_model_for(spec.venue) == "cancel_replace"
+    r["r_cross"] = R_CROSS_HL if spec.venue == "hyperliquid" else R_CROSS
     min_units = min_notional_units(spec)
     r["inverse"] = spec.is_inverse
     if min_units > INT64_MAX:
@@ -718,7 +722,8 @@ def _reject(sim: SimState, a, reason: int, k: int) -> None:  # type: ignore[no-u
         x.filled = 0
     x.r_code = reason
     # what the reference's substring tests on the reason text would find
-    x.says_post_only = reason == R_CROSS
+    plain_cross = reason == R_CROSS
+    x.says_post_only = plain_cross or reason == R_CROSS_HL
     x.says_not_found = reason == R_NOT_FOUND
 
 
@@ -1016,7 +1021,7 @@ def _place(sim: SimState, a, book: KBook) -> None:  # type: ignore[no-untyped-de
     elif a.reduce_only and side * r.position >= 0:
         why = R_REDUCE
     elif a.post_only and _crosses(sim, side, price, book):
-        why = R_CROSS
+        why = r.r_cross
     if why:
         _reject(sim, a, why, -1)
         return
@@ -1080,16 +1085,24 @@ def _amend(sim: SimState, a, book: KBook) -> None:  # type: ignore[no-untyped-de
     elif _below_min(sim, price, qty):
         why = R_NOTIONAL
     elif price != o.price and _crosses(sim, o.side, price, book):
-        why = R_CROSS
+        why = r.r_cross
     # as on Bybit: a post-only order amended into a taker is rejected, and ends
-    if why == R_CROSS:
+    if why == r.r_cross:
         _remove(sim, k)
         _reject(sim, a, why, k)
         return
     if why:
         _reject(sim, a, why, k)
         return
-    if price != o.price or qty > o.qty:  # loses priority: back of the queue
+    if r.cancel_replace:  # a new order: new venue id (the newest), back of the queue
+        _leave(sim, k)
+        r.order_no += 1
+        o.venue_no = r.order_no
+        o.price = price
+        o.qty = qty
+        _join(sim, k, book)
+        _extremes(sim)
+    elif price != o.price or qty > o.qty:  # loses priority: back of the queue
         _leave(sim, k)
         o.price = price
         o.qty = qty
@@ -1239,7 +1252,7 @@ def _on_cross(sim: SimState, n_rows: int, bbo_seq: int, vts: int) -> None:
 
 
 @njit(cache=True, _nrt=False)
-def _on_book(sim: SimState, ev: np.ndarray, start: int, end: int, vts: int) -> None:
+def _on_book(sim: SimState, ev: np.ndarray, start: int, end: int, vts: int, book: KBook) -> None:
     r = sim.rec[0]
     seq = ev[start].seq
     stale = r.v_fresh and 0 <= seq < r.v_bbo_seq
@@ -1248,89 +1261,17 @@ def _on_book(sim: SimState, ev: np.ndarray, start: int, end: int, vts: int) -> N
     r.v_fresh = stale
     if r.n_levels == 0:
         return
-    lv = sim.levels
     if ev[start].kind == K_SNAPSHOT:
-        # (key, qty) of tracked levels the snapshot informs (venue._snapshot_levels)
-        lo_bid = NO_PRICE
-        hi_ask = NO_PRICE
-        for j in range(r.lvl_hw):
-            lv[j].snap_seen = False
-        for i in range(start, end):
-            side = ev[i].side
-            price = ev[i].price
-            if side == BID:
-                if lo_bid == NO_PRICE or price < lo_bid:
-                    lo_bid = price
-            elif side == ASK and (hi_ask == NO_PRICE or price > hi_ask):
-                hi_ask = price
-            j = _find_level(sim, side, price)
-            if j >= 0:
-                lv[j].snap_seen = True
-                lv[j].snap_q = ev[i].qty
-        for j in range(r.lvl_hw):  # levels are independent: slot order is as good
-            L = lv[j]
-            if not L.live:
-                continue
-            if L.snap_seen:
-                qty = L.snap_q
-            else:
-                if L.side == BID and lo_bid != NO_PRICE and L.price < lo_bid:
-                    continue
-                if L.side == ASK and hi_ask != NO_PRICE and L.price > hi_ask:
-                    continue
-                qty = 0
-            if 0 <= seq < L.bbo_seq:
-                continue  # the BBO already told us something newer about this level
-            L.bbo_seq = -1
-            _set_level(sim, j, qty)
-        if stale or r.n_orders == 0:
-            return  # older than the BBO: its top may be gone already, so it cannot cross us
-        n = _crossing_rows(sim, ev, start, end)
-    else:
-        # one pass: the tracked levels the rows inform, in row order (the reference's
-        # `informed` list, then `_set_level`s), and the rows that cross our orders (they
-        # depend on the rows and our extremes only, which `_set_level` does not change)
-        cross = not stale and r.n_orders > 0
-        max_bid = r.max_bid
-        min_ask = r.min_ask
-        blo, bhi, alo, ahi = r.lv_bid_lo, r.lv_bid_hi, r.lv_ask_lo, r.lv_ask_hi
-        rows = sim.aux
-        a = r.a_rows
-        n = 0
-        for i in range(start, end):
-            side = ev[i].side
-            price = ev[i].price
-            qty = ev[i].qty
-            if (blo <= price <= bhi) if side == BID else (alo <= price <= ahi):
-                j = _find_level(sim, side, price)
-                if j >= 0 and not 0 <= seq < lv[j].bbo_seq:
-                    lv[j].bbo_seq = -1
-                    _set_level(sim, j, qty)
-            if (
-                cross
-                and qty > 0
-                and (
-                    (side == ASK and max_bid != NO_PRICE and price <= max_bid)
-                    or (side == BID and min_ask != NO_PRICE and price >= min_ask)
-                )
-            ):
-                rows[a + 3 * n] = side
-                rows[a + 3 * n + 1] = price
-                rows[a + 3 * n + 2] = qty
-                n += 1
-        if not cross:
-            return  # stale: older than the BBO, its top may be gone, it cannot cross us
-    if n:
-        _on_cross(sim, n, -1, vts)
-
-
-@njit(cache=True, _nrt=False)
-def _crossing_rows(sim: SimState, ev: np.ndarray, start: int, end: int) -> int:
-    """Rows of a book message showing liquidity at or through our prices, into the row
-    scratch; returns how many."""
-    r = sim.rec[0]
+        _on_snapshot(sim, ev, start, end, vts, book, stale)
+        return
+    # one pass: the tracked levels the rows inform, in row order (the reference's
+    # `informed` list, then `_set_level`s), and the rows that cross our orders (they
+    # depend on the rows and our extremes only, which `_set_level` does not change)
+    lv = sim.levels
+    cross = not stale and r.n_orders > 0
     max_bid = r.max_bid
     min_ask = r.min_ask
+    blo, bhi, alo, ahi = r.lv_bid_lo, r.lv_bid_hi, r.lv_ask_lo, r.lv_ask_hi
     rows = sim.aux
     a = r.a_rows
     n = 0
@@ -1338,15 +1279,94 @@ def _crossing_rows(sim: SimState, ev: np.ndarray, start: int, end: int) -> int:
         side = ev[i].side
         price = ev[i].price
         qty = ev[i].qty
-        if qty > 0 and (
-            (side == ASK and max_bid != NO_PRICE and price <= max_bid)
-            or (side == BID and min_ask != NO_PRICE and price >= min_ask)
+        if (blo <= price <= bhi) if side == BID else (alo <= price <= ahi):
+            j = _find_level(sim, side, price)
+            if j >= 0 and not 0 <= seq < lv[j].bbo_seq:
+                lv[j].bbo_seq = -1
+                _set_level(sim, j, qty)
+        if (
+            cross
+            and qty > 0
+            and (
+                (side == ASK and max_bid != NO_PRICE and price <= max_bid)
+                or (side == BID and min_ask != NO_PRICE and price >= min_ask)
+            )
         ):
             rows[a + 3 * n] = side
             rows[a + 3 * n + 1] = price
             rows[a + 3 * n + 2] = qty
             n += 1
-    return n
+    if n:  # none when stale: older than the BBO, its top may be gone, it cannot cross us
+        _on_cross(sim, n, -1, vts)
+
+
+@njit(cache=True, _nrt=False)
+def _on_snapshot(  # type: ignore[no-untyped-def]
+    sim: SimState, ev: np.ndarray, start: int, end: int, vts: int, book: KBook, stale: bool
+) -> None:
+    """A full book as the level deltas it amounts to (venue._on_snapshot): a row is news
+    only where its quantity differs from the tracked level's, else the displayed one;
+    tracked levels absent within the snapshot's depth are empty, beyond it untouched."""
+    r = sim.rec[0]
+    seq = ev[start].seq
+    lv = sim.levels
+    cross = not stale and r.n_orders > 0
+    max_bid = r.max_bid
+    min_ask = r.min_ask
+    blo, bhi, alo, ahi = r.lv_bid_lo, r.lv_bid_hi, r.lv_ask_lo, r.lv_ask_hi
+    for j in range(r.lvl_hw):
+        lv[j].snap_seen = False
+    lo_bid = NO_PRICE
+    hi_ask = NO_PRICE
+    rows = sim.aux
+    a = r.a_rows
+    n = 0
+    for i in range(start, end):
+        side = ev[i].side
+        price = ev[i].price
+        qty = ev[i].qty
+        if side == BID:
+            if lo_bid == NO_PRICE or price < lo_bid:
+                lo_bid = price
+        elif side == ASK and (hi_ask == NO_PRICE or price > hi_ask):
+            hi_ask = price
+        j = -1
+        if (blo <= price <= bhi) if side == BID else (alo <= price <= ahi):
+            j = _find_level(sim, side, price)
+        if j >= 0:
+            lv[j].snap_seen = True
+            if qty == lv[j].qty:
+                continue  # no news
+            if not 0 <= seq < lv[j].bbo_seq:  # else the BBO told us something newer
+                lv[j].bbo_seq = -1
+                _set_level(sim, j, qty)
+        if not (
+            cross
+            and qty > 0
+            and (
+                (side == ASK and max_bid != NO_PRICE and price <= max_bid)
+                or (side == BID and min_ask != NO_PRICE and price >= min_ask)
+            )
+        ):
+            continue
+        if j < 0 and qty == _view_displayed(sim, side, price, book)[0]:
+            continue  # no news: this liquidity was displayed before
+        rows[a + 3 * n] = side
+        rows[a + 3 * n + 1] = price
+        rows[a + 3 * n + 2] = qty
+        n += 1
+    for j in range(r.lvl_hw):  # levels are independent: slot order is as good
+        L = lv[j]
+        if not L.live or L.snap_seen or L.qty == 0 or 0 <= seq < L.bbo_seq:
+            continue
+        if L.side == BID and lo_bid != NO_PRICE and L.price < lo_bid:
+            continue
+        if L.side == ASK and hi_ask != NO_PRICE and L.price > hi_ask:
+            continue
+        L.bbo_seq = -1
+        _set_level(sim, j, 0)
+    if n:
+        _on_cross(sim, n, -1, vts)
 
 
 @njit(cache=True, _nrt=False)
@@ -1732,7 +1752,7 @@ def _on_market_full(sim: SimState, book: KBook, ev: np.ndarray, start: int, end:
         if r.n_orders:
             _on_trades(sim, ev, start, end, vts)
     elif K_SNAPSHOT <= kind <= K_DELTA:  # a book message
-        _on_book(sim, ev, start, end, vts)
+        _on_book(sim, ev, start, end, vts, book)
     elif kind == K_BBO:
         _on_bbo(sim, ev, start, end, vts)
     elif kind == K_FEED_RESET:

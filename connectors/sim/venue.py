@@ -30,9 +30,21 @@ rest (NEW) at the back of their level's queue (``connectors.sim.queue``). Orders
 are not post-only are immediate-or-cancel limit orders: they walk the displayed
 opposite levels up to their limit at the taker fee and the rest is canceled (a
 reduce-only one takes at most the position). AMEND carries the complete new price and
-total qty (0 = unchanged): a price change or a qty increase loses priority, a decrease
-keeps it, a qty <= filled cancels; amends and cancels of orders that are gone are
-rejected "order not found" (the fill that removed them stands).
+total qty (0 = unchanged). Its queue semantics are the venue's (``SimConfig.modify_model``,
+by default from the instrument's venue): ``keep_priority`` (Bybit, Binance): a price
+change or a qty increase loses priority, a decrease keeps it, same venue order id;
+``cancel_replace`` (Hyperliquid's modify): every accepted amend is a new order with a new
+venue order id at the back of its level's queue, even a pure decrease (the client id,
+the filled qty and the total-qty bookkeeping stay). A qty <= filled cancels; amends and
+cancels of orders that are gone are rejected "order not found" (the fill that removed
+them stands). On Hyperliquid a crossing post-only (ALO) order is rejected with the
+venue's own words after "post-only would cross: ".
+
+Book snapshots (Hyperliquid sends nothing else: 20 levels a side) act exactly as the
+level deltas they are equivalent to: a level whose quantity the venue already knew is
+no news (it neither resets the probabilistic models' traded-volume count nor re-offers
+crossing liquidity), a tracked level absent from the snapshot within its depth is empty,
+one beyond its depth is unknown and untouched.
 
 Fills (maker, at our price): a trade whose aggressor is on the other side fills our
 orders at prices strictly better for the aggressor first (trade-through, price then time
@@ -75,6 +87,8 @@ R_PRICE = "invalid price"
 R_NOTIONAL = "notional below minimum"
 R_REDUCE = "reduce-only would increase position"
 R_CROSS = "post-only would cross"
+# Hyperliquid's text for a crossing ALO order (core.reasons.R.SIM_CROSS_HL)
+R_CROSS_HL = "post-only would cross: Post only order would have immediately matched"
 R_NOT_FOUND = "order not found"
 R_INSTRUMENT = "unknown instrument"
 R_ACTION = "unknown action"
@@ -95,6 +109,8 @@ class SimVenue:
         self._resp_lat = ms_to_ns(config.response_latency_ms)
         self._clock = MdClock(config.md_latency, config.md_latency_ms)
         self._queue = queue_model_for(config)
+        self._cancel_replace = config.modify_model_for(spec.venue) == "cancel_replace"
+        self._r_cross = R_CROSS_HL if spec.venue == "hyperliquid" else R_CROSS
         self._view = TopView()
         self._inverse = spec.is_inverse  # fees and minimum notional on USD contracts
         self._min_units = min_notional_units(spec)
@@ -149,7 +165,7 @@ class SimVenue:
             if self._orders:
                 self._on_trades(msg.levels, vts)
         elif kind == Kind.BOOK_DELTA or kind == Kind.BOOK_SNAPSHOT:
-            self._on_book(msg, vts)
+            self._on_book(msg, vts, book)
         elif kind == Kind.BBO:
             self._on_bbo(msg, vts)
         elif kind == Kind.FEED_RESET:
@@ -223,7 +239,7 @@ class SimVenue:
         elif a.reduce_only and a.side * self.position >= 0:
             why = R_REDUCE
         elif a.post_only and self._crosses(a.side, a.price, book):
-            why = R_CROSS
+            why = self._r_cross
         if why:
             self._reject(a, why)
             return
@@ -281,16 +297,25 @@ class SimVenue:
         elif notional_units(self._inverse, price, qty) < self._min_units:
             why = R_NOTIONAL
         elif price != o.price and self._crosses(o.side, price, book):
-            why = R_CROSS
+            why = self._r_cross
         # as on Bybit: a post-only order amended into a taker is rejected, and ends
-        if why == R_CROSS:
+        if why == self._r_cross:
             self._remove(o)
             self._reject(a, why, o)
             return
         if why:
             self._reject(a, why, o)
             return
-        if price != o.price or qty > o.qty:  # loses priority: back of the queue
+        if self._cancel_replace:  # a new order: new venue id, back of the queue
+            self._leave(o)
+            del self._orders[o.client_id]  # placement order: it is the newest order now
+            self._order_no += 1
+            o.venue_order_id = f"sim-{self._order_no}"
+            o.price, o.qty = price, qty
+            self._join(o, book)
+            self._orders[o.client_id] = o
+            self._extremes()
+        elif price != o.price or qty > o.qty:  # loses priority: back of the queue
             self._leave(o)
             o.price, o.qty = price, qty
             self._join(o, book)
@@ -380,7 +405,7 @@ class SimVenue:
             del self._levels[key]
 
     # -- market data -----------------------------------------------------------------------
-    def _on_book(self, msg: Message, vts: int) -> None:
+    def _on_book(self, msg: Message, vts: int, book: L2Book) -> None:
         seq = msg.seq
         stale = self._view.on_book(seq)
         levels = self._levels
@@ -388,9 +413,9 @@ class SimVenue:
             return
         rows = msg.levels
         if msg.kind == Kind.BOOK_SNAPSHOT:
-            informed = self._snapshot_levels(rows)
-        else:
-            informed = [((s, p), q) for s, p, q in rows if (s, p) in levels]
+            self._on_snapshot(rows, seq, stale, vts, book)
+            return
+        informed = [((s, p), q) for s, p, q in rows if (s, p) in levels]
         for key, qty in informed:
             lvl = levels.get(key)
             if lvl is None or 0 <= seq < lvl.bbo_seq:
@@ -412,38 +437,62 @@ class SimVenue:
         if crossing:
             self._on_cross(crossing, -1, vts)
 
-    def _snapshot_levels(
-        self, rows: list[tuple[int, int, int]]
-    ) -> list[tuple[tuple[int, int], int]]:
-        """(key, qty) of tracked levels a snapshot informs.
+    def _on_snapshot(
+        self, rows: list[tuple[int, int, int]], seq: int, stale: bool, vts: int, book: L2Book
+    ) -> None:
+        """A full book as the level deltas it amounts to (row by row, as the kernel does).
 
-        A tracked level absent from the snapshot is empty if it lies within the
+        A row is news only where its quantity differs from what the venue knew: the
+        tracked level's quantity, else the displayed one (``book`` before the message, or
+        the BBO). A tracked level absent from the snapshot is empty if it lies within the
         snapshot's depth on its side; beyond it (venues send 20 or 500 levels) nothing is
         known. A side without levels is empty.
         """
         levels = self._levels
-        seen: dict[tuple[int, int], int] = {}
+        cross = not stale and bool(self._orders)  # a stale top cannot cross us
+        max_bid, min_ask = self._max_bid, self._min_ask
+        seen: set[tuple[int, int]] = set()
         lo_bid = hi_ask = None
+        crossing = []
         for side, price, qty in rows:
             if side == BID:
                 if lo_bid is None or price < lo_bid:
                     lo_bid = price
             elif side == ASK and (hi_ask is None or price > hi_ask):
                 hi_ask = price
-            if (side, price) in levels:
-                seen[(side, price)] = qty
-        informed = []
-        for key in list(levels):
-            qty = seen.get(key)
-            if qty is None:
-                side, price = key
-                if side == BID and lo_bid is not None and price < lo_bid:
-                    continue
-                if side == ASK and hi_ask is not None and price > hi_ask:
-                    continue
-                qty = 0
-            informed.append((key, qty))
-        return informed
+            key = (side, price)
+            lvl = levels.get(key)
+            if lvl is not None:
+                seen.add(key)
+                if qty == lvl.qty:
+                    continue  # no news
+                if not 0 <= seq < lvl.bbo_seq:  # else the BBO told us something newer
+                    lvl.bbo_seq = -1
+                    self._set_level(key, lvl, qty)
+            if not (
+                cross
+                and qty > 0
+                and (
+                    (side == ASK and max_bid is not None and price <= max_bid)
+                    or (side == BID and min_ask is not None and price >= min_ask)
+                )
+            ):
+                continue
+            if lvl is None and qty == self._view.displayed(side, price, book)[0]:
+                continue  # no news: this liquidity was displayed before
+            crossing.append((side, price, qty))
+        for key, lvl in list(levels.items()):
+            side, price = key
+            if key in seen or not lvl.qty or 0 <= seq < lvl.bbo_seq:
+                continue
+            if side == BID and lo_bid is not None and price < lo_bid:
+                continue
+            if side == ASK and hi_ask is not None and price > hi_ask:
+                continue
+            lvl.bbo_seq = -1
+            self._set_level(key, lvl, 0)
+        if crossing:
+            self._on_cross(crossing, -1, vts)
 
     def _on_bbo(self, msg: Message, vts: int) -> None:
         view = self._view

@@ -763,7 +763,7 @@ def om_on_fill(om: KOrders, resp: np.ndarray, j: int) -> None:
 @njit(cache=True, _nrt=False)
 def flags_for_code(code: int) -> tuple[bool, bool]:
     """(says "post-only", says "not found") of a simulated venue's reason code."""
-    return code == R.SIM_CROSS, code == R.SIM_NOT_FOUND
+    return code == R.SIM_CROSS or code == R.SIM_CROSS_HL, code == R.SIM_NOT_FOUND
 
 
 def reason_says(text: str) -> tuple[bool, bool]:

@@ -11,7 +11,9 @@ inventory without a unit-dependent constant. Toxicity widens the threatened side
 pulls it; a price ceiling/floor quotes one side only outside the band.
 
 Prices are rounded onto the venue grid *away from the touch* (bids down, asks up)
-and never cross the opposite best (post-only safe); sizes round down onto lots and
+and never cross the opposite best (post-only safe); on significant-figure venues
+(Hyperliquid) a price pulled back from the touch or from the previous level is rounded
+again, so every quote is a price the venue accepts; sizes round down onto lots and
 up to the venue minimum notional; cumulative size per side never takes the position
 past its limit.
 """
@@ -208,16 +210,21 @@ class QuoteEngine:
         out: list[QuoteLevel] = []
         prev: int | None = None
         usd = q.order_size_usd
+        rnd = self.spec.round_ticks
+        sig = self.spec.price_sig_figs is not None
         for i in range(levels):
-            px = self.spec.round_ticks(first + i * step, side)
+            px = rnd(first + i * step, side)
             if side == BID:
-                px = min(px, view.best_ask - 1)  # post-only: never at or through the best ask
-                if prev is not None and px >= prev:
-                    px = prev - 1
+                clamped = min(px, view.best_ask - 1)  # post-only: never at/through the ask
+                if prev is not None and clamped >= prev:
+                    clamped = prev - 1
             else:
-                px = max(px, view.best_bid + 1)
-                if prev is not None and px <= prev:
-                    px = prev + 1
+                clamped = max(px, view.best_bid + 1)
+                if prev is not None and clamped <= prev:
+                    clamped = prev + 1
+            if clamped != px and sig:  # one tick off a valid price may not be valid: round
+                clamped = rnd(clamped, side)  # again, away from the touch
+            px = clamped
             if px <= 0:
                 break
             lots = self.order_lots(px, usd)

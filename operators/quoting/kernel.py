@@ -277,16 +277,20 @@ def _side(
     n = 0
     for i in range(levels):
         px = qe_round_ticks(qe, first + i * step, side)
+        clamped = px
         if side == BID:
-            if best_ask - 1 < px:  # post-only: never at or through the best ask
-                px = best_ask - 1
-            if has_prev and px >= prev:
-                px = prev - 1
+            if best_ask - 1 < clamped:  # post-only: never at or through the best ask
+                clamped = best_ask - 1
+            if has_prev and clamped >= prev:
+                clamped = prev - 1
         else:
-            if best_bid + 1 > px:
-                px = best_bid + 1
-            if has_prev and px <= prev:
-                px = prev + 1
+            if best_bid + 1 > clamped:
+                clamped = best_bid + 1
+            if has_prev and clamped <= prev:
+                clamped = prev + 1
+        if clamped != px and r.has_sig:  # a tick off a valid price may be invalid: round
+            clamped = qe_round_ticks(qe, float(clamped), side)  # again, away from the touch
+        px = clamped
         if px <= 0:
             break
         lots = qe_order_lots(qe, px, usd)
