@@ -80,6 +80,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     tests = REPO / "tests"
     for item in items:
+        if not item.path.is_relative_to(tests):  # a test file given from elsewhere
+            item.add_marker(pytest.mark.xdist_group(str(item.path)))
+            continue
         rel = item.path.relative_to(tests)
         path = rel.as_posix()
         group = _SHARED_GROUPS.get(rel.parts[0]) or _SHARED_GROUPS.get(path) or path
