@@ -62,6 +62,33 @@ def mm_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monkey
     return home
 
 
+# files and folders that share an expensive session fixture run on one worker: the live
+# runs, the sample backtest, and Prefect's temporary API (its start migrates a database)
+_SHARED_GROUPS = {
+    "live": "live",
+    "warehouse": "warehouse",
+    "orchestration": "prefect",
+    "optimize/test_opt_reoptimize_flow.py": "prefect",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist (``--dist loadgroup``) keep each file on one worker, so its module-scoped
+    fixtures are built once, and each group of ``_SHARED_GROUPS`` on one worker, so its
+    session fixtures are too (a live run or a Prefect start costs seconds of CPU)."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    tests = REPO / "tests"
+    for item in items:
+        if not item.path.is_relative_to(tests):  # a test file given from elsewhere
+            item.add_marker(pytest.mark.xdist_group(str(item.path)))
+            continue
+        rel = item.path.relative_to(tests)
+        path = rel.as_posix()
+        group = _SHARED_GROUPS.get(rel.parts[0]) or _SHARED_GROUPS.get(path) or path
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(_PREFECT_HOME, ignore_errors=True)
     shutil.rmtree(_MM_HOME, ignore_errors=True)

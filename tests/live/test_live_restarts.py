@@ -61,6 +61,11 @@ def lake_rows(lake: Path, table: str) -> pl.DataFrame:
     return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
 
 
+def two_sided(proc: LiveProcess) -> list[dict]:
+    """The logged quote sets with a bid and an ask (an empty set is logged too)."""
+    return [q for q in proc.events("quotes") if q["bids"] and q["asks"]]
+
+
 def start_paper(fake: FakeBybit, lake: Path) -> PaperRun:
     """A paper run that is quoting and has fills of its own (trades through its quotes)."""
     env = live_env(fake.env(), lake, MM_MODE="paper")
@@ -68,7 +73,8 @@ def start_paper(fake: FakeBybit, lake: Path) -> PaperRun:
     proc = LiveProcess(env).start()
     try:
         start = proc.wait_event("live_mm_start", timeout=30)
-        quotes = proc.wait_for("paper: quoting", lambda: proc.events("quotes"), timeout=30)[-1]
+        # the last two-sided set: a lagging book (a loaded machine) logs an empty one
+        quotes = proc.wait_for("paper: quoting", lambda: two_sided(proc), timeout=30)[-1]
         bid = Decimal(quotes["bids"].split(",")[0].split("x")[0])
         ask = Decimal(quotes["asks"].split(",")[0].split("x")[0])
         # aggressive trades through our best levels: the simulated venue fills us as maker
