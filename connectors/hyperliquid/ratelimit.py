@@ -15,14 +15,18 @@ status line and metrics.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from decimal import Decimal
+from functools import wraps
+from typing import Any, TypeVar
 
 from connectors.bybit.ratelimit import EPSILON_S, Bucket
 from core.log import event, get_logger
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 IP_WEIGHT_PER_MIN = 1200
 ADDRESS_ALLOWANCE = 10_000
@@ -42,6 +46,17 @@ def info_weight(kind: str) -> int:
     return 2 if kind in LIGHT_INFO else 20
 
 
+def _locked(fn: Callable[..., T]) -> Callable[..., T]:
+    """Run a limiter method under its lock (two threads spend from one budget)."""
+
+    @wraps(fn)
+    def run(self: HyperliquidLimiter, *args: Any, **kwargs: Any) -> T:
+        with self._lock:
+            return fn(self, *args, **kwargs)
+
+    return run
+
+
 class HyperliquidLimiter:
     """``ip`` and ``address`` buckets; ``acquire_*`` waits (via ``sleep``) then spends."""
 
@@ -59,6 +74,9 @@ class HyperliquidLimiter:
         self.address = Bucket(float(address_allowance), 1 / EXHAUSTED_EVERY_S,
                               float(address_allowance), now)  # fmt: skip
         self.waited_s = 0.0
+        # the gateway worker and the dead man's switch heartbeat spend from one budget,
+        # each on its own thread
+        self._lock = threading.RLock()
 
     # -- what the order sink asks -----------------------------------------------------------
     def capacity(self, group: str) -> int:
@@ -66,7 +84,8 @@ class HyperliquidLimiter:
 
     def wait_time(self, group: str, cost: int = 1) -> float:
         """Seconds until an exchange action of ``cost`` orders can go (0 = now)."""
-        return max(self._wait(self.ip, exchange_weight(cost)), self._wait(self.address, cost))
+        with self._lock:
+            return max(self._wait(self.ip, exchange_weight(cost)), self._wait(self.address, cost))
 
     # -- spending ---------------------------------------------------------------------------
     def acquire_exchange(self, n: int) -> float:
@@ -79,16 +98,17 @@ class HyperliquidLimiter:
         waited = 0.0
         buckets = {"ip": self.ip, "address": self.address}
         while True:
-            wait = max(self._wait(buckets[k], c) for k, c in costs.items())
-            if wait <= 0:
-                break
+            with self._lock:
+                wait = max(self._wait(buckets[k], c) for k, c in costs.items())
+                if wait <= 0:
+                    for k, c in costs.items():
+                        buckets[k].tokens -= min(float(c), max(buckets[k].capacity, 1.0))
+                    break
             level = logging.INFO if wait >= 0.5 else logging.DEBUG
             event(log, level, "rate_limit_wait", venue="hyperliquid", costs=costs,
                   wait_s=round(wait, 4))  # fmt: skip
             self.sleep(wait)
             waited += wait
-        for k, c in costs.items():
-            buckets[k].tokens -= min(float(c), max(buckets[k].capacity, 1.0))
         self.waited_s += waited
         return waited
 
@@ -108,17 +128,20 @@ class HyperliquidLimiter:
         return wait if wait > EPSILON_S else 0.0
 
     # -- the venue's view -------------------------------------------------------------------
+    @_locked
     def on_traded(self, notional_usdc: Decimal) -> None:
         """Each USDC traded buys one more request."""
         self.address.tokens += int(notional_usdc)
         self.address.capacity = max(self.address.capacity, self.address.tokens)
 
+    @_locked
     def on_user_rate_limit(self, used: int, cap: int) -> None:
         """Adopt ``userRateLimit``'s ``nRequestsUsed`` / ``nRequestsCap``."""
         self.address.capacity = float(max(cap, 1))
         self.address.tokens = float(cap - used)
         self.address.updated = self.clock()
 
+    @_locked
     def on_rate_limited(self, kind: str) -> float:
         """A 429 (``ip``) or the address-limit error (``address``); returns the block (s)."""
         now = self.clock()
@@ -150,6 +173,7 @@ class HyperliquidLimiter:
             return 0.0
         return min(1.0, max(0.0, tokens / b.capacity))
 
+    @_locked
     def headroom(self) -> dict[str, float]:
         """What is left now: IP weight and address requests (for the status line, metrics)."""
         self._wait(self.ip, 0)
