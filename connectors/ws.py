@@ -22,10 +22,11 @@ import asyncio
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Coroutine
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import orjson
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
@@ -33,6 +34,18 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from core.log import event, get_logger
+
+Q = TypeVar("Q")
+
+
+def drain_queue(q: deque[Q], limit: int = 10_000) -> list[Q]:
+    """Up to ``limit`` items from the left of a feed's queue (the websocket thread appends,
+    the source partition's thread drains: deque ends are thread-safe)."""
+    out: list[Q] = []
+    while q and len(out) < limit:
+        out.append(q.popleft())
+    return out
+
 
 log = get_logger(__name__)
 # websockets logs every frame at DEBUG, the auth frame (key, signature) included: give it

@@ -54,6 +54,7 @@ from connectors.bybit.rest import BybitRest
 from connectors.bybit.ws import ReconnectingWs, WsSettings
 from connectors.feedback import bus
 from connectors.rows import ROW_BITS, rows_to_events
+from connectors.ws import drain_queue
 from core.errors import ConfigError, MalformedLine
 from core.events import EVENT_DTYPE, FIRST, LAST, Kind, ResetReason, ResyncRequest
 from core.instruments import InstrumentSpec
@@ -143,11 +144,7 @@ class PublicFeed(ReconnectingWs):
 
     # -- queue ----------------------------------------------------------------------------
     def drain(self, limit: int = 10_000) -> list[Item]:
-        out: list[Item] = []
-        q = self.queue
-        while q and len(out) < limit:
-            out.append(q.popleft())
-        return out
+        return drain_queue(self.queue, limit)
 
     def _next_no(self) -> int:
         self._msg_no += 1

@@ -36,6 +36,7 @@ from connectors.bybit.instruments import BybitInstruments
 from connectors.bybit.records import PrivateDown, PrivateReady, PrivateReset
 from connectors.bybit.rest import BybitRest
 from connectors.bybit.ws import ReconnectingWs, SessionFailed, WsSettings
+from connectors.ws import drain_queue
 from core.errors import MalformedLine
 from core.instruments import InstrumentSpec
 from core.log import event, get_logger, protect
@@ -81,11 +82,7 @@ class PrivateFeed(ReconnectingWs):
         return f"PrivateFeed(url={self.url!r})"
 
     def drain(self, limit: int = 10_000) -> list[PrivateItem]:
-        out: list[PrivateItem] = []
-        q = self.queue
-        while q and len(out) < limit:
-            out.append(q.popleft())
-        return out
+        return drain_queue(self.queue, limit)
 
     async def on_open(self, first: bool) -> None:
         self.authenticated = False

@@ -45,7 +45,7 @@ from connectors.hyperliquid.config import HyperliquidConfig, load_hyperliquid_co
 from connectors.hyperliquid.rest import HyperliquidRest
 from connectors.hyperliquid.signing import ClientIds
 from connectors.hyperliquid.ws import HyperliquidWs
-from connectors.ws import SessionFailed, WsSettings
+from connectors.ws import SessionFailed, WsSettings, drain_queue
 from core.errors import MalformedLine, MMError
 from core.events import BUY, SELL, Fill, OrderStatus, OrderUpdate
 from core.instruments import InstrumentSpec
@@ -98,11 +98,7 @@ class HyperliquidPrivateFeed(HyperliquidWs):
         return f"HyperliquidPrivateFeed(url={self.url!r})"
 
     def drain(self, limit: int = 10_000) -> list[PrivateItem]:
-        out: list[PrivateItem] = []
-        q = self.queue
-        while q and len(out) < limit:
-            out.append(q.popleft())
-        return out
+        return drain_queue(self.queue, limit)
 
     # -- protocol -------------------------------------------------------------------------
     def _sub(self, kind: str) -> dict[str, Any]:
