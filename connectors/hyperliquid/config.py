@@ -81,7 +81,10 @@ class HyperliquidConfig(BaseSettings):
     stable_after_s: float = Field(5.0, ge=0, description="a session this long resets backoff")
     meta_refresh_s: float = Field(3600.0, gt=0)
     dead_mans_switch_s: float = Field(
-        10.0, ge=5, description="live: scheduleCancel this far ahead (the venue wants >= 5 s)"
+        10.0,
+        ge=6,
+        description="live: scheduleCancel this far ahead (the venue wants >= 5 s when the "
+        "request arrives: 1 s is left for the way there)",
     )
     heartbeat_s: float = Field(3.0, gt=0, description="live: move the deadline this often")
 

@@ -51,6 +51,8 @@ _RULES = (
     ErrorRule("does not exist", "unknown user or API wallet", _A.HALT, "key or account address wrong; nothing will work"),
     ErrorRule("signature", "signature not accepted", _A.HALT, "key wrong or signing broken"),
     ErrorRule("Trading is halted", "trading halted", _A.HALT, "venue or asset halted"),
+    ErrorRule("Scheduled cancel time too early", "dead man's switch time too early", _A.RESYNC, "our clock is behind the venue's: the next beat asks for later"),
+    ErrorRule("Too many cancel triggers", "dead man's switch spent for today", _A.HALT, "10 firings a day: nothing cancels our orders if we hang"),
 )  # fmt: skip
 
 HTTP_ACTIONS: dict[int, ErrorAction] = {

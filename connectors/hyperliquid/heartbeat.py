@@ -21,6 +21,7 @@ from core.log import event, get_logger
 
 log = get_logger(__name__)
 MIN_WINDOW_S = 5.0  # the venue refuses a cancel time sooner than this
+TRANSIT_S = 1.0  # the time is stamped here and checked there: leave the request time to arrive
 DAILY_TRIGGERS = 10
 
 
@@ -35,8 +36,11 @@ class DeadMansSwitch:
         clock: Callable[[], float] = time.time,
         warn_at: int = DAILY_TRIGGERS - 2,
     ) -> None:
-        if window_s < MIN_WINDOW_S:
-            raise ConfigError(f"dead man's switch window {window_s}s is below the venue's 5 s")
+        if window_s < MIN_WINDOW_S + TRANSIT_S:
+            raise ConfigError(
+                f"dead man's switch window {window_s}s is too short",
+                "the venue wants >= 5 s ahead when the request arrives: use >= 6 s",
+            )
         if not 0 < refresh_s <= window_s / 2:
             raise ConfigError(
                 f"heartbeat every {refresh_s}s does not fit a {window_s}s window",

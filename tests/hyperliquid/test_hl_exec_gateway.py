@@ -208,3 +208,8 @@ def test_switch_firings_are_counted_and_warned_near_the_daily_cap(
     assert dms.triggers_today == 1
     with pytest.raises(ConfigError, match="does not fit"):
         DeadMansSwitch(lambda at: True, 10, 6)
+    # a 5 s window is refused: the venue checks >= 5 s ahead when the request arrives, so
+    # the time stamped here must leave the request a moment to get there
+    with pytest.raises(ConfigError, match="too short"):
+        DeadMansSwitch(lambda at: True, 5, 1)
+    DeadMansSwitch(lambda at: True, 6, 1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -176,6 +177,37 @@ def test_no_key_or_signature_in_any_output(hl_live_run: Run) -> None:
     assert len(sigs) >= 3
     for s in sigs:
         assert s["r"][2:].lower() not in text and s["s"][2:].lower() not in text
+
+
+def test_a_killed_process_leaves_its_orders_to_the_dead_mans_switch(
+    tmp_path: Path,
+) -> None:
+    """SIGKILL: no cancel-all can run, the heartbeats stop, and the venue cancels every
+    resting order once the last scheduled time passes (one trigger spent)."""
+    ex = FakeExchange(ACCOUNT, AGENT, COINS)
+    with FakeHyperliquid(ex, interval_s=0.02) as fake:
+        env = live_env(fake.env(), tmp_path, MM_MODE="live", MM_VENUE="hyperliquid",
+                       MM_SYMBOLS="BTC", HYPERLIQUID_SECRET_KEY=AGENT_KEY,
+                       HYPERLIQUID_ACCOUNT_ADDRESS=ACCOUNT,
+                       HYPERLIQUID_DEAD_MANS_SWITCH_S="6", HYPERLIQUID_HEARTBEAT_S="1")  # fmt: skip
+        env = {k: v for k, v in env.items() if not k.startswith("BYBIT_")}
+        proc = LiveProcess(env).start()
+        try:
+            proc.wait_for("resting orders", lambda: len(ex.orders) >= 2, 60)
+            proc.wait_for("a heartbeat", lambda: ex.schedule_at is not None)
+            proc.proc.kill()  # SIGKILL: the process gets no chance to cancel
+            proc.proc.wait(10)
+            with ex.lock:
+                resting, deadline = set(ex.orders), ex.schedule_at
+            assert resting and deadline is not None and ex.triggers == 0
+            deadline = time.monotonic() + 15  # the process is gone: poll the venue alone
+            while ex.orders and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not ex.orders, "the venue did not cancel"
+            assert ex.triggers == 1 and ex.clock_ms() >= deadline
+            assert {ex.done[oid][1] for oid in resting} == {"scheduledCancel"}
+        finally:
+            proc.kill()
 
 
 def test_live_without_keys_is_one_line_suggesting_paper(monkeypatch: pytest.MonkeyPatch) -> None:
