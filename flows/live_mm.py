@@ -83,7 +83,7 @@ from engine.select import engine_name, make_trader
 from flows.entry import lazy_flow
 from flows.hyperliquid_live import start_hyperliquid_live
 from flows.params_watch import ParamsWatcher
-from flows.start_checks import warn_never_quote
+from flows.start_checks import venue_prices, warn_never_quote
 from flows.venues import LIVE_VENUES, VenueMarket, hyperliquid_market
 from monitoring.metrics import start_from_env as start_metrics
 from monitoring.trader_metrics import observe_step
@@ -245,9 +245,8 @@ def build_live_flow(settings: Settings, cfg: BybitConfig | None = None) -> Dataf
         positions = report.positions
         WORKERS[flow_name] = GatewayWorker(gateway, bus(flow_name))
         inputs.append(op.input("private", flow, BybitPrivateSource(settings.symbols, cfg, specs)))
-    if settings.venue == "bybit":
-        assert cfg is not None
-        warn_never_quote(rest, by_inst, params, cfg.category, positions)
+    category = cfg.category if cfg is not None else "linear"
+    warn_never_quote(venue_prices(settings.venue, rest, category), by_inst, params, positions)
 
     def make(inst: str) -> Trader:
         spec, p = by_inst[inst], params[inst]
