@@ -91,3 +91,27 @@ def test_compose_provisions_the_dashboards_and_scrapes_the_flows() -> None:
         targets = jobs[job]["static_configs"][0]["targets"]
         assert targets and all(t.startswith("host.docker.internal:") for t in targets)
     assert "host.docker.internal:host-gateway" in compose["services"]["prometheus"]["extra_hosts"]
+
+
+PROMETHEUS_OWN = {"up"}  # series Prometheus makes itself for every target
+
+
+def test_alert_rules_read_exported_metrics_and_are_loaded_by_compose() -> None:
+    known = MMMetrics().names()
+    rules_file = REPO / "docker" / "prometheus-alerts.yml"
+    groups = yaml.safe_load(rules_file.read_text())["groups"]
+    rules = [r for g in groups for r in g["rules"]]
+    assert len({r["alert"] for r in rules}) == len(rules) >= 8
+    for r in rules:
+        names = metric_names(r["expr"])
+        assert names, r["alert"]
+        unknown = sorted(n for n in names if n not in PROMETHEUS_OWN and not exported(n, known))
+        assert unknown == [], (r["alert"], unknown)
+        assert r["labels"]["severity"] in ("warning", "critical") and r["annotations"]["summary"]
+    alerts = {r["alert"] for r in rules}
+    assert {"MMRecorderDown", "MMTraderDown", "MMCircuitBreaker"} <= alerts
+    prom = yaml.safe_load((REPO / "docker" / "prometheus.yml").read_text())
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    mounts = compose["services"]["prometheus"]["volumes"]
+    [mount] = [m for m in mounts if m.startswith("./docker/prometheus-alerts.yml:")]
+    assert prom["rule_files"] == [mount.split(":")[1]]
