@@ -33,7 +33,7 @@ from connectors.bybit import codec
 from connectors.bybit.auth import ws_auth_message
 from connectors.bybit.config import BybitConfig, load_bybit_config
 from connectors.bybit.instruments import BybitInstruments
-from connectors.bybit.records import PrivateDown, PrivateReady, PrivateReset
+from connectors.bybit.records import session_down, session_up
 from connectors.bybit.rest import BybitRest
 from connectors.bybit.ws import ReconnectingWs, SessionFailed, WsSettings
 from connectors.ws import drain_queue
@@ -111,21 +111,15 @@ class PrivateFeed(ReconnectingWs):
             await self.send(
                 {"req_id": self.next_req_id(), "op": "subscribe", "args": [self.dcp_topic]}
             )
-        now = time.time_ns()
-        for spec in self.specs.values():
-            item: Any = (
-                PrivateReset(spec.id, "private stream reconnected", now)
-                if self.ready
-                else PrivateReady(spec.id, now)
-            )
-            self.queue.append((spec.id, item))
+        self.queue.extend(
+            session_up((s.id for s in self.specs.values()), self.ready, time.time_ns())
+        )
         self.ready = True
 
     def on_close(self, reason: str) -> None:
         if self.ready and not self._stopping:
-            now = time.time_ns()
-            for spec in self.specs.values():
-                self.queue.append((spec.id, PrivateDown(spec.id, reason, now)))
+            insts = (s.id for s in self.specs.values())
+            self.queue.extend(session_down(insts, reason, time.time_ns()))
 
     def on_control(self, msg: dict[str, Any]) -> None:
         if msg.get("op") == "auth" and self._auth is not None and not self._auth.done():

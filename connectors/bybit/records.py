@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -57,3 +58,22 @@ class PrivateReset:
     inst: str
     reason: str
     recv_ts: int
+
+
+def session_up(insts: Iterable[str], was_ready: bool, now: int) -> list[tuple[str, object]]:
+    """What a private feed says per instrument once it is subscribed: PrivateReady the
+    first time, PrivateReset after a reconnect (messages may have been missed)."""
+    return [
+        (
+            i,
+            PrivateReset(i, "private stream reconnected", now)
+            if was_ready
+            else PrivateReady(i, now),
+        )
+        for i in insts
+    ]
+
+
+def session_down(insts: Iterable[str], reason: str, now: int) -> list[tuple[str, object]]:
+    """PrivateDown per instrument: the moment a subscribed private connection is lost."""
+    return [(i, PrivateDown(i, reason, now)) for i in insts]

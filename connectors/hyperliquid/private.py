@@ -39,7 +39,7 @@ from bytewax.inputs import FixedPartitionedSource
 
 from connectors.bybit.codec import fee_units
 from connectors.bybit.private import _PrivatePartition
-from connectors.bybit.records import PrivateDown, PrivateReady, PrivateReset
+from connectors.bybit.records import session_down, session_up
 from connectors.capture import ms_to_ns
 from connectors.hyperliquid.config import HyperliquidConfig, load_hyperliquid_config
 from connectors.hyperliquid.rest import HyperliquidRest
@@ -126,14 +126,9 @@ class HyperliquidPrivateFeed(HyperliquidWs):
         self._replaying = False
         if self.ready:
             await self._settle_vanished()
-        now = time.time_ns()
-        for spec in self.specs.values():
-            item: Any = (
-                PrivateReset(spec.id, "private stream reconnected", now)
-                if self.ready
-                else PrivateReady(spec.id, now)
-            )
-            self.queue.append((spec.id, item))
+        self.queue.extend(
+            session_up((s.id for s in self.specs.values()), self.ready, time.time_ns())
+        )
         self.ready = True
 
     async def _settle_vanished(self) -> None:
@@ -163,9 +158,8 @@ class HyperliquidPrivateFeed(HyperliquidWs):
 
     def on_close(self, reason: str) -> None:
         if self.ready and not self._stopping:
-            now = time.time_ns()
-            for spec in self.specs.values():
-                self.queue.append((spec.id, PrivateDown(spec.id, reason, now)))
+            insts = (s.id for s in self.specs.values())
+            self.queue.extend(session_down(insts, reason, time.time_ns()))
 
     def on_control(self, msg: dict[str, Any]) -> None:
         channel = msg.get("channel")
