@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 from fake_bybit import FakeBybit
+from feed_helpers import wait_for as wait_for  # the Bybit tests import it from here
 
 from connectors.bybit.config import BybitConfig, load_bybit_config
 
@@ -40,14 +40,3 @@ def config_for(fake: FakeBybit, **overrides: Any) -> BybitConfig:
         "http_timeout_s": 5.0,
     }
     return load_bybit_config(**(values | overrides))
-
-
-def wait_for(cond: Callable[[], Any], timeout: float = 5.0, step: float = 0.01) -> Any:
-    """Poll ``cond`` until truthy (returns its value) or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"condition not met within {timeout}s")

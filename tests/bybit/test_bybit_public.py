@@ -6,29 +6,17 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-import numpy as np
 import pytest
 from bybit_helpers import config_for, wait_for
 from fake_bybit import TICK, FakeBybit
+from feed_helpers import DELTA, RESET, SNAP, TRADE, Item, after, kind, pump
 
 from connectors.bybit.data import BybitPublicSource, PublicFeed, _PublicPartition
 from core.errors import ConfigError
-from core.events import Kind
 from core.walk import messages
 from operators.book.sync import BybitSync
 
 pytestmark = pytest.mark.venue
-Item = tuple[str, np.ndarray]
-RESET, SNAP, DELTA, TRADE = (
-    int(Kind.FEED_RESET),
-    int(Kind.BOOK_SNAPSHOT),
-    int(Kind.BOOK_DELTA),
-    int(Kind.TRADE),
-)
-
-
-def kind(item: Item) -> int:
-    return int(item[1]["kind"][0])
 
 
 def seq(item: Item) -> int:
@@ -52,27 +40,6 @@ def open_part() -> Iterator[Callable[..., _PublicPartition]]:
     yield build
     for p in parts:
         p.close()
-
-
-def pump(
-    part: _PublicPartition,
-    items: list[Item],
-    until: Callable[[list[Item]], bool],
-    timeout: float = 5.0,
-) -> list[Item]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        items.extend(part.next_batch())
-        if until(items):
-            return items
-        time.sleep(0.005)
-    raise AssertionError(f"not reached in {timeout}s; kinds seen: {[kind(i) for i in items][-20:]}")
-
-
-def after(items: list[Item], start: int, *kinds: int) -> bool:
-    """``kinds`` occur in this order (not necessarily adjacent) at or after ``start``."""
-    it = iter(kind(i) for i in items[start:])
-    return all(k in it for k in kinds)
 
 
 def replay_into_book(items: list[Item]) -> BybitSync:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 from fake_hyperliquid import FakeHyperliquid
+from feed_helpers import RESET, SNAP, TRADE, Item, Partition, after, count, kind  # noqa: F401
+from feed_helpers import pump as feed_pump
+from feed_helpers import wait_for as feed_wait_for
 
 from connectors.hyperliquid.config import HyperliquidConfig, load_hyperliquid_config
-from core.events import Kind
-
-Item = tuple[str, np.ndarray]
-RESET, SNAP, TRADE = int(Kind.FEED_RESET), int(Kind.BOOK_SNAPSHOT), int(Kind.TRADE)
 
 
 def config_for(fake: FakeHyperliquid, **overrides: Any) -> HyperliquidConfig:
@@ -29,21 +26,12 @@ def config_for(fake: FakeHyperliquid, **overrides: Any) -> HyperliquidConfig:
 
 
 def wait_for(cond: Callable[[], Any], timeout: float = 10.0, step: float = 0.01) -> Any:
-    """Poll ``cond`` until truthy (returns its value) or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"condition not met within {timeout}s")
+    """feed_helpers.wait_for with the 10 s default these tests were written against."""
+    return feed_wait_for(cond, timeout, step)
 
 
-def kind(item: Item) -> int:
-    return int(item[1]["kind"][0])
-
-
-def after(items: list[Item], start: int, *kinds: int) -> bool:
-    """``kinds`` occur in this order (not necessarily adjacent) at or after ``start``."""
-    it = iter(kind(i) for i in items[start:])
-    return all(k in it for k in kinds)
+def pump(
+    part: Partition, items: list[Item], until: Callable[[list[Item]], bool], timeout: float = 10.0
+) -> list[Item]:
+    """feed_helpers.pump with the 10 s default these tests were written against."""
+    return feed_pump(part, items, until, timeout)

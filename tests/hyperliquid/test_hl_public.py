@@ -12,7 +12,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 from fake_hyperliquid import FakeHyperliquid
-from hl_helpers import RESET, SNAP, TRADE, Item, after, config_for, kind, wait_for
+from hl_helpers import RESET, SNAP, TRADE, after, config_for, count, kind, pump, wait_for
 
 from connectors.bybit.data import _PublicPartition
 from connectors.feedback import bus
@@ -43,25 +43,6 @@ def open_part() -> Iterator[Callable[..., _PublicPartition]]:
     yield build
     for p in parts:
         p.close()
-
-
-def pump(
-    part: _PublicPartition,
-    items: list[Item],
-    until: Callable[[list[Item]], bool],
-    timeout: float = 10.0,
-) -> list[Item]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        items.extend(part.next_batch())
-        if until(items):
-            return items
-        time.sleep(0.005)
-    raise AssertionError(f"not reached in {timeout}s; kinds seen: {[kind(i) for i in items][-20:]}")
-
-
-def count(items: list[Item], k: int) -> int:
-    return sum(kind(i) == k for i in items)
 
 
 def test_events_equal_the_loaders_rows_for_the_same_messages(
