@@ -16,9 +16,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bybit"))  # the fake Bybit
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "monitoring"))  # fake notify
 
-from fake_bybit import TICK, FakeBybit
+from fake_bybit import FakeBybit
 from fake_notify import FakeNotify
-from live_helpers import LiveProcess, Run, live_env
+from live_helpers import LiveProcess, Run, live_env, trade_through
 from live_scenarios import Session, run_session
 from liveness_scenarios import run_liveness_session
 
@@ -62,7 +62,7 @@ def paper_run(
         del env["BYBIT_API_KEY"], env["BYBIT_API_SECRET"]
         proc = LiveProcess(env).start()
         done = threading.Event()
-        trades = threading.Thread(target=_trade_through, args=(fake, done), daemon=True)
+        trades = threading.Thread(target=trade_through, args=(fake, done), daemon=True)
         try:
             proc.wait_for("paper: quotes logged", lambda: proc.events("quotes"), timeout=30)
             trades.start()
@@ -77,18 +77,6 @@ def paper_run(
             if trades.is_alive():
                 trades.join(5)
     yield Run(proc, fake, lake)
-
-
-def _trade_through(fake: FakeBybit, done: threading.Event) -> None:
-    """Every 10 ms a seller 50 ticks under the best bid and a buyer 50 over the best ask:
-    each fills whatever simulated order rests on its side."""
-    while not done.wait(0.01):
-        with fake.lock:
-            bid, ask = fake.book.best_bid(), fake.book.best_ask()
-        if bid is None or ask is None:
-            continue
-        fake.publish_trade(format(bid - 50 * TICK, "f"), "500", "Sell")
-        fake.publish_trade(format(ask + 50 * TICK, "f"), "500", "Buy")
 
 
 @pytest.fixture(scope="session")

@@ -247,3 +247,15 @@ def decimal_grid(value: str) -> bool:
     """True when ``value`` is a plain decimal string on the 0.0001 price grid."""
     d = Decimal(value)
     return "e" not in value.lower() and d == d.quantize(TICK) and d > 0
+
+
+def trade_through(fake: Any, done: threading.Event) -> None:
+    """Until ``done``: every 10 ms a seller 50 ticks under the fake Bybit's best bid and a
+    buyer 50 over its best ask: each fills whatever simulated order rests on its side."""
+    while not done.wait(0.01):
+        with fake.lock:
+            bid, ask = fake.book.best_bid(), fake.book.best_ask()
+        if bid is None or ask is None:
+            continue
+        fake.publish_trade(format(bid - 50 * TICK, "f"), "500", "Sell")
+        fake.publish_trade(format(ask + 50 * TICK, "f"), "500", "Buy")

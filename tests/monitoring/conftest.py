@@ -15,9 +15,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bybit"))  # the fake Bybit
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "live"))  # live-flow helpers
 
-from fake_bybit import TICK, FakeBybit
+from fake_bybit import FakeBybit
 from fake_notify import FakeNotify
-from live_helpers import LiveProcess, Run, live_env
+from live_helpers import LiveProcess, Run, live_env, trade_through
 from metrics_helpers import SECRET_ENV, MetricsRun, Scrape, free_port, scrape
 
 
@@ -33,7 +33,7 @@ def metrics_paper_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Metr
         del env["BYBIT_API_KEY"], env["BYBIT_API_SECRET"]
         proc = LiveProcess(env).start()
         done = threading.Event()
-        trades = threading.Thread(target=_trade_through, args=(fake, done), daemon=True)
+        trades = threading.Thread(target=trade_through, args=(fake, done), daemon=True)
         try:
             proc.wait_for("quotes logged", lambda: proc.events("quotes"), timeout=30)
             trades.start()
@@ -57,17 +57,6 @@ def _settled(proc: LiveProcess, port: int) -> Scrape | None:
     if n == first.value("mm_fills_total") == len(proc.events("fill")) > 0:
         return second
     return None
-
-
-def _trade_through(fake: FakeBybit, done: threading.Event) -> None:
-    """A seller under the best bid and a buyer over the best ask every 10 ms."""
-    while not done.wait(0.01):
-        with fake.lock:
-            bid, ask = fake.book.best_bid(), fake.book.best_ask()
-        if bid is None or ask is None:
-            continue
-        fake.publish_trade(format(bid - 50 * TICK, "f"), "500", "Sell")
-        fake.publish_trade(format(ask + 50 * TICK, "f"), "500", "Buy")
 
 
 @pytest.fixture
