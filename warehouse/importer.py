@@ -74,6 +74,19 @@ SNIFF_LINES = 200
 MAX_REPORTED = 20
 
 
+def _line_counts(r: FileReport | ImportReport) -> dict[str, Any]:
+    """The line counts a file's report and a whole import's report both print."""
+    return {
+        "file": r.file,
+        "format": r.format,
+        "lines": r.lines,
+        "messages": r.messages,
+        "ignored": r.ignored,
+        "malformed": r.malformed,
+        "malformed_lines": [{"line": n, "reason": why} for n, why in r.malformed_lines],
+    }
+
+
 @dataclass
 class FileReport:
     """What one input file gave."""
@@ -88,16 +101,7 @@ class FileReport:
     no_recv_time: bool = False  # recv_ts is the exchange time: the file has none
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "file": self.file,
-            "format": self.format,
-            "lines": self.lines,
-            "messages": self.messages,
-            "ignored": self.ignored,
-            "malformed": self.malformed,
-            "malformed_lines": [{"line": n, "reason": r} for n, r in self.malformed_lines],
-            "no_recv_time": self.no_recv_time,
-        }
+        return {**_line_counts(self), "no_recv_time": self.no_recv_time}
 
 
 @dataclass
@@ -143,13 +147,7 @@ class ImportReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "file": self.file,
-            "format": self.format,
-            "lines": self.lines,
-            "messages": self.messages,
-            "ignored": self.ignored,
-            "malformed": self.malformed,
-            "malformed_lines": [{"line": n, "reason": r} for n, r in self.malformed_lines],
+            **_line_counts(self),
             "rows": self.rows,
             "notes": self.notes,
             "files": [f.to_dict() for f in self.files],
